@@ -1,0 +1,33 @@
+# make demo  : set up .venv and train the course's simple CNN on bundled digits
+# make test  : set up .venv and run the test suite
+# make bench : run the benchmarks (by hand; results go to benchmarks/README.md)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv demo test bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): $(PY) setup.cfg pyproject.toml
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m minicnn.demo $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_kernels.py
+	$(PY) benchmarks/bench_train_step.py
+	$(PY) benchmarks/bench_augment.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .hypothesis

@@ -1,0 +1,49 @@
+"""The ``minicnn`` command line.
+
+    minicnn demo [--dataset digits|mnist|fashion_mnist|cifar10] [--epochs N]
+    minicnn data download NAME [--root DIR]
+    minicnn trace-conv ...                    (see ``minicnn trace-conv -h``)
+
+Each sub-command lives next to the code it drives; this file only wires them.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="minicnn", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    from . import demo
+    demo_parser = sub.add_parser("demo", help="train the course's simple CNN and write a report")
+    demo.add_arguments(demo_parser)
+    demo_parser.set_defaults(run=demo.run)
+
+    data_parser = sub.add_parser("data", help="manage datasets")
+    data_sub = data_parser.add_subparsers(dest="data_command", required=True)
+    download = data_sub.add_parser("download", help="download a dataset into the cache")
+    download.add_argument("name", choices=["mnist", "fashion_mnist", "cifar10"])
+    download.add_argument("--root", default=None, help="data folder (default: $MINICNN_DATA or ~/.cache/minicnn)")
+    download.set_defaults(run=_run_data_download)
+
+    from . import explain
+    trace = sub.add_parser("trace-conv", help="trace a convolution step by step")
+    explain.add_trace_conv_arguments(trace)
+    trace.set_defaults(run=explain.run_trace_conv)
+
+    args = parser.parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+def _run_data_download(args) -> int:
+    from .data import download_dataset
+    path = download_dataset(args.name, root=args.root)
+    print(f"{args.name}: files ready in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
