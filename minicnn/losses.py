@@ -1,0 +1,89 @@
+"""Losses (Keras names). Each computes ``(value, gradient w.r.t. the model output)``.
+
+When the model ends with a softmax and the loss is a cross-entropy, models
+call ``from_logits_value_and_grad`` instead: the loss on the pre-softmax
+logits z with the fused gradient (p - y) / N (stable and cheap).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ops.loss import (cross_entropy_backward, cross_entropy_forward, softmax_cross_entropy_backward,
+                       softmax_cross_entropy_forward)
+
+
+class Loss:
+    name = "loss"
+    #: whether a final softmax can be fused with this loss
+    fuses_with_softmax = False
+
+    def value_and_grad(self, y_pred, y_true):
+        raise NotImplementedError
+
+    def __call__(self, y_true, y_pred):
+        """Keras order: loss(y_true, y_pred) -> scalar."""
+        return self.value_and_grad(np.asarray(y_pred, dtype=np.float64), y_true)[0]
+
+    def get_config(self):
+        return {"class_name": type(self).__name__, **{k: v for k, v in vars(self).items()}}
+
+
+class CategoricalCrossentropy(Loss):
+    """Targets one-hot (N, K). ``from_logits=True``: the model outputs raw scores."""
+
+    name = "categorical_crossentropy"
+    sparse = False
+    fuses_with_softmax = True
+
+    def __init__(self, from_logits=False):
+        self.from_logits = bool(from_logits)
+
+    def value_and_grad(self, y_pred, y_true):
+        if y_pred.ndim != 2:
+            raise ValueError(f"{self.name}: model output must be (N, classes), got {y_pred.shape}")
+        if self.from_logits:
+            return self.from_logits_value_and_grad(y_pred, y_true)
+        value, cache = cross_entropy_forward(y_pred, y_true, sparse=self.sparse)
+        return value, cross_entropy_backward(cache)
+
+    def from_logits_value_and_grad(self, z, y_true):
+        value, cache = softmax_cross_entropy_forward(z, y_true, sparse=self.sparse)
+        return value, softmax_cross_entropy_backward(cache)
+
+
+class SparseCategoricalCrossentropy(CategoricalCrossentropy):
+    """Targets integer labels (N,)."""
+
+    name = "sparse_categorical_crossentropy"
+    sparse = True
+
+
+class MeanSquaredError(Loss):
+    name = "mean_squared_error"
+
+    def value_and_grad(self, y_pred, y_true):
+        y_true = np.asarray(y_true, dtype=y_pred.dtype).reshape(y_pred.shape) if np.size(y_true) == y_pred.size else None
+        if y_true is None:
+            raise ValueError(f"{self.name}: targets must have the shape of the output {y_pred.shape}")
+        diff = y_pred - y_true
+        return float(np.mean(diff * diff)), (2.0 / diff.size) * diff
+
+
+LOSSES = {
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+}
+
+
+def get(spec) -> Loss:
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, dict):
+        cls = {c.__name__: c for c in (CategoricalCrossentropy, SparseCategoricalCrossentropy, MeanSquaredError)}
+        config = dict(spec)
+        return cls[config.pop("class_name")](**config)
+    if isinstance(spec, str) and spec in LOSSES:
+        return LOSSES[spec]()
+    raise ValueError(f"compile: unknown loss {spec!r}; choose from {sorted(LOSSES)} or a Loss object")

@@ -1,0 +1,110 @@
+"""Optimizers with Keras' defaults and update rules.
+
+An optimizer updates ``Parameter.value`` in place from ``Parameter.grad``.
+Its state (momentum, moments) is kept per parameter object.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Optimizer:
+    def __init__(self, learning_rate):
+        if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be > 0, got {learning_rate!r}")
+        self.learning_rate = float(learning_rate)
+        self.iterations = 0
+        self._state = {}
+
+    def step(self, params):
+        """Apply one update to every parameter that has a gradient."""
+        self.iterations += 1
+        for p in params:
+            if p.grad is not None:
+                self._update(p, self._state.setdefault(id(p), {}))
+
+    def _update(self, p, state):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"class_name": type(self).__name__, "learning_rate": self.learning_rate}
+
+
+class SGD(Optimizer):
+    """Keras SGD: v = momentum * v - lr * g; w += v (nesterov: w += momentum * v - lr * g)."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
+        super().__init__(learning_rate)
+        if not isinstance(momentum, (int, float)) or not 0.0 <= momentum < 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+
+    def _update(self, p, state):
+        g = p.grad
+        if self.momentum == 0.0:
+            p.value -= self.learning_rate * g
+            return
+        v = state.get("velocity")
+        if v is None:
+            v = state["velocity"] = np.zeros_like(p.value)
+        v *= self.momentum
+        v -= self.learning_rate * g
+        if self.nesterov:
+            p.value += self.momentum * v - self.learning_rate * g
+        else:
+            p.value += v
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam as in Keras:
+
+        m = b1 m + (1 - b1) g,   v = b2 v + (1 - b2) g^2,
+        w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+
+    (Keras puts epsilon outside the bias correction; PyTorch inside. The
+    difference is of the order of eps.)
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        super().__init__(learning_rate)
+        for name, b in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if not isinstance(b, (int, float)) or not 0.0 <= b < 1.0:
+                raise ValueError(f"Adam: {name} must be in [0, 1), got {b!r}")
+        if not isinstance(epsilon, (int, float)) or epsilon <= 0:
+            raise ValueError(f"Adam: epsilon must be > 0, got {epsilon!r}")
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _update(self, p, state):
+        g = p.grad
+        if "m" not in state:
+            state["m"] = np.zeros_like(p.value)
+            state["v"] = np.zeros_like(p.value)
+        m, v, t = state["m"], state["v"], self.iterations
+        m *= self.beta_1
+        m += (1 - self.beta_1) * g
+        v *= self.beta_2
+        v += (1 - self.beta_2) * (g * g)
+        step = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        p.value -= (step * m / (np.sqrt(v) + self.epsilon)).astype(p.value.dtype, copy=False)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def get(spec):
+    if isinstance(spec, Optimizer):
+        return spec
+    if isinstance(spec, dict):
+        config = dict(spec)
+        cls = {"SGD": SGD, "Adam": Adam}[config.pop("class_name")]
+        return cls(**config)
+    if isinstance(spec, str) and spec.lower() in OPTIMIZERS:
+        return OPTIMIZERS[spec.lower()]()
+    raise ValueError(f"compile: unknown optimizer {spec!r}; use 'adam', 'sgd', Adam(...) or SGD(...)")

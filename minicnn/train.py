@@ -1,0 +1,194 @@
+"""The training loop: fit, evaluate, predict.
+
+One training step (``train_step``) is the whole of backprop in five lines:
+forward, loss, gradient of the loss, backward, optimizer update.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import metrics as metrics_mod
+from .callbacks import Callback, History
+from .losses import CategoricalCrossentropy
+
+
+def _fused(model) -> bool:
+    """Softmax output + cross-entropy on probabilities: use logits and p - y."""
+    out_layer = model.nodes[-1].layer
+    return (isinstance(model.loss, CategoricalCrossentropy) and not model.loss.from_logits
+            and getattr(out_layer, "outputs_softmax", False))
+
+
+def loss_and_output(model, x, y, training):
+    """Forward + loss. Returns (loss incl. regularization, output scores, dL/d(output or logits), fused)."""
+    fused = _fused(model)
+    out = model.forward(x, training=training, logits=fused)
+    out64 = out if out.dtype == np.float64 else out.astype(np.float64)
+    if fused:
+        value, grad = model.loss.from_logits_value_and_grad(out64, y)
+    else:
+        value, grad = model.loss.value_and_grad(out64, y)
+    value += model.regularization_loss()
+    return value, out, grad.astype(out.dtype, copy=False), fused
+
+
+def train_step(model, x, y, skip_if=None):
+    """One step of gradient descent on a batch. Returns (loss, output scores).
+
+    skip_if(loss) -> bool: called before the update; True skips it (TerminateOnNaN).
+    """
+    model.zero_grad()
+    loss, out, grad, fused = loss_and_output(model, x, y, training=True)
+    if skip_if is not None and skip_if(loss):
+        return loss, out
+    model.backward(grad, from_logits=fused)
+    model.optimizer.step(model.trainable_params())
+    return loss, out
+
+
+def _check_xy(model, x, y, what):
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"{what}: x has {len(x)} samples but y has {len(y)}")
+    if len(x) == 0:
+        raise ValueError(f"{what}: no samples")
+    if x.dtype.kind in "iub" or x.dtype == np.float64:
+        x = x.astype(np.float32)
+    return x, y
+
+
+def _batches(n, batch_size, order=None):
+    idx = np.arange(n) if order is None else order
+    for start in range(0, n, batch_size):
+        yield idx[start:start + batch_size]
+
+
+def fit(model, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None, shuffle=True,
+        augment=None, callbacks=(), verbose=1, seed=None, initial_epoch=0):
+    if model.optimizer is None:
+        raise RuntimeError(f"{model.name}: call compile(...) before fit")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"fit: batch_size must be a positive int, got {batch_size!r}")
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+    if augment is not None and not callable(augment):
+        raise ValueError(f"fit: augment must be a callable x_batch -> x_batch, got {type(augment).__name__}")
+    x, y = _check_xy(model, x, y, "fit")
+    if validation_split and validation_data is None:
+        # Keras: the validation samples are the *last* ones, taken before shuffling.
+        n_val = int(len(x) * validation_split)
+        if n_val == 0:
+            raise ValueError(f"fit: validation_split={validation_split} leaves no validation sample of {len(x)}")
+        validation_data = (x[-n_val:], y[-n_val:])
+        x, y = x[:-n_val], y[:-n_val]
+    model._ensure_built_for(x[:1])
+    rng = np.random.default_rng(seed)
+
+    history = History()
+    cbs = [history] + list(callbacks)
+    for cb in cbs:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"fit: callbacks must be Callback objects, got {type(cb).__name__}")
+        cb.set_model(model)
+    model.stop_training = False
+    model.history = history
+    track_acc = "accuracy" in model.metric_names
+    for cb in cbs:
+        cb.on_train_begin()
+
+    n = len(x)
+    steps = -(-n // batch_size)
+    for epoch in range(initial_epoch, epochs):
+        for cb in cbs:
+            cb.on_epoch_begin(epoch)
+        order = rng.permutation(n) if shuffle else None
+        total_loss = total_correct = seen = 0.0
+        bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", disable=verbose != 1,
+                   leave=True, file=sys.stdout, dynamic_ncols=True, unit="batch")
+        for b, idx in enumerate(_batches(n, batch_size, order)):
+            xb, yb = x[idx], y[idx]
+            if augment is not None:
+                xb = np.asarray(augment(xb), dtype=np.float32)  # training batches only
+            skip = lambda loss, b=b: (not np.isfinite(loss)) and any(cb.on_nonfinite_loss(b, loss) for cb in cbs)
+            loss, out = train_step(model, xb, yb, skip_if=skip)
+            if model.stop_training and not np.isfinite(loss):
+                break
+            k = len(idx)
+            total_loss += loss * k
+            seen += k
+            logs = {"loss": total_loss / seen}
+            if track_acc:
+                total_correct += metrics_mod.accuracy(out, yb) * k
+                logs["accuracy"] = total_correct / seen
+            bar.set_postfix({k_: f"{v:.4f}" for k_, v in logs.items()}, refresh=False)
+            bar.update(1)
+            for cb in cbs:
+                cb.on_batch_end(b, logs)
+            if model.stop_training:
+                break
+        if seen == 0:
+            bar.close()
+            break
+        logs = {"loss": total_loss / seen}
+        if track_acc:
+            logs["accuracy"] = total_correct / seen
+        if validation_data is not None:
+            val = evaluate(model, validation_data[0], validation_data[1], batch_size=max(batch_size, 256))
+            logs.update({f"val_{k}": v for k, v in val.items()})
+        bar.set_postfix({k_: f"{v:.4f}" for k_, v in logs.items()})
+        bar.close()
+        if verbose == 2:
+            print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        for cb in cbs:
+            cb.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    for cb in cbs:
+        cb.on_train_end()
+    return history
+
+
+def evaluate(model, x, y, batch_size=32, verbose=0):
+    """Loss and metrics over (x, y), in inference mode. -> {"loss": ..., "accuracy": ...}."""
+    if model.loss is None:
+        raise RuntimeError(f"{model.name}: call compile(...) before evaluate")
+    x, y = _check_xy(model, x, y, "evaluate")
+    total_loss = total_correct = 0.0
+    for idx in tqdm(list(_batches(len(x), batch_size)), disable=verbose != 1, desc="evaluate", file=sys.stdout):
+        # inference: no caches needed, so run the graph without keeping them
+        loss, out, _, _ = _loss_no_cache(model, x[idx], y[idx])
+        total_loss += loss * len(idx)
+        if "accuracy" in model.metric_names:
+            total_correct += metrics_mod.accuracy(out, y[idx]) * len(idx)
+    result = {"loss": total_loss / len(x)}
+    if "accuracy" in model.metric_names:
+        result["accuracy"] = total_correct / len(x)
+    return result
+
+
+def _loss_no_cache(model, x, y):
+    fused = _fused(model)
+    model._ensure_built_for(x)
+    out = model._runner.forward(model._prepare_inputs(x), training=False, keep_cache=False, logits=fused)[0]
+    out64 = out.astype(np.float64)
+    value, grad = (model.loss.from_logits_value_and_grad(out64, y) if fused
+                   else model.loss.value_and_grad(out64, y))
+    return value + model.regularization_loss(), out, grad, fused
+
+
+def predict(model, x, batch_size=32, verbose=0):
+    """Model outputs for x, computed in batches; no caches kept. -> (N, ...)."""
+    x = np.asarray(x)
+    if x.dtype.kind in "iub" or x.dtype == np.float64:
+        x = x.astype(np.float32)
+    model._ensure_built_for(x[:1])
+    outs = []
+    for idx in tqdm(list(_batches(len(x), batch_size)), disable=verbose != 1, desc="predict", file=sys.stdout):
+        outs.append(model._runner.forward(model._prepare_inputs(x[idx]), training=False, keep_cache=False)[0])
+    return np.concatenate(outs, axis=0)
