@@ -1,0 +1,35 @@
+"""minicnn.viz: matplotlib figures for the course's exercises.
+
+Every figure function takes plain NumPy arrays (channels last), returns a
+``matplotlib.figure.Figure`` (no pyplot state, no display needed) and, given
+``path=...``, also saves it as a PNG.
+
+One idea per file:
+- ``curves``:   learning_curves
+- ``grids``:    image_grid, filter_grid, dense_weight_images, activation_maximization_grid
+- ``maps``:     activation_maps, all_activation_maps, overlay_heatmap
+- ``plots``:    confusion_matrix_figure, tsne_scatter, filter_statistics_figure
+- ``imageops``: normalize_to_uint8, to_display, upsample (pure NumPy helpers)
+- ``figures``:  creating and saving figures
+- ``augmentations``: show_augmentations (written with the data augmenter)
+"""
+from .curves import learning_curves
+from .grids import activation_maximization_grid, dense_weight_images, filter_grid, image_grid
+from .imageops import normalize_to_uint8, to_display, upsample, upsample_bilinear, upsample_nearest
+from .maps import activation_maps, all_activation_maps, overlay_heatmap
+from .plots import confusion_matrix_figure, filter_statistics_figure, tsne_scatter
+
+__all__ = [
+    "learning_curves",
+    "image_grid", "filter_grid", "dense_weight_images", "activation_maximization_grid",
+    "activation_maps", "all_activation_maps", "overlay_heatmap",
+    "confusion_matrix_figure", "tsne_scatter", "filter_statistics_figure",
+    "normalize_to_uint8", "to_display", "upsample", "upsample_bilinear", "upsample_nearest",
+]
+
+try:  # written by the data side, next to the augmenter; absent in a partial checkout
+    from .augmentations import show_augmentations  # noqa: F401
+except ImportError:
+    pass
+else:
+    __all__.append("show_augmentations")

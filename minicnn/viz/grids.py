@@ -1,0 +1,161 @@
+"""Grids of images: dataset samples, conv filters, dense weights, generated images.
+
+Every function takes plain arrays (channels last, like the rest of minicnn),
+returns a ``matplotlib.figure.Figure`` and saves it as a PNG when ``path`` is
+given.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .figures import finish, panel_grid, show_image
+from .imageops import normalize_to_uint8, to_display
+
+__all__ = ["image_grid", "filter_grid", "dense_weight_images", "activation_maximization_grid"]
+
+
+def _class_index(y) -> np.ndarray:
+    """Labels as integers: (N,) ints as they are, (N, K) one-hot / probabilities -> argmax."""
+    y = np.asarray(y)
+    return y.argmax(axis=1) if y.ndim == 2 else y.astype(int)
+
+
+def _name(k, class_names):
+    return str(class_names[k]) if class_names is not None else str(k)
+
+
+def _check_images(images, owner: str) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim == 3:  # (N, H, W): gray images without a channel axis
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"{owner}: images must be (N, H, W, C) with C = 1 or 3, or (N, H, W); "
+                         f"got shape {images.shape}")
+    return images
+
+
+def image_grid(images, labels=None, class_names: Optional[Sequence[str]] = None, ncols: int = 8,
+               predictions=None, title: Optional[str] = None, max_images: Optional[int] = None,
+               path=None):
+    """Show images with their labels (and predictions) on a grid.
+
+    images: (N, H, W, C) with C = 1 or 3, or (N, H, W); uint8 (0..255) or float.
+    labels: (N,) class indices or (N, K) one-hot; shown as panel titles.
+    class_names: names indexed by class (e.g. CIFAR-10's "airplane", ...).
+    predictions: (N,) indices or (N, K) scores; the title becomes
+        "true / predicted", green when right and red when wrong.
+    max_images: show only the first ones.
+    """
+    images = _check_images(images, "image_grid")
+    n = len(images) if max_images is None else min(max_images, len(images))
+    if n == 0:
+        raise ValueError("image_grid: no images to show (got shape "
+                         f"{images.shape})")
+    y = _class_index(labels) if labels is not None else None
+    p = _class_index(predictions) if predictions is not None else None
+    fig, axes = panel_grid(n, ncols, title=title)
+    for k, ax in enumerate(axes):
+        text, color = None, None
+        if y is not None and p is not None:
+            text = f"{_name(y[k], class_names)} / {_name(p[k], class_names)}"
+            color = "green" if y[k] == p[k] else "red"
+        elif y is not None:
+            text = _name(y[k], class_names)
+        elif p is not None:
+            text = "pred: " + _name(p[k], class_names)
+        show_image(ax, to_display(images[k]), text, title_color=color)
+    return finish(fig, path)
+
+
+def filter_grid(kernel, mode: str = "per_channel", max_filters: Optional[int] = None,
+                channel_names: Optional[Sequence[str]] = None, ncols: int = 8,
+                title: Optional[str] = None, path=None):
+    """Show the filters of a conv layer.
+
+    kernel: (KH, KW, C_in, F), as stored by ``Conv2D`` (and Keras).
+    mode:
+      "per_channel": one grayscale panel per (filter, input channel); rows are
+          the input channels, columns the filters. Each panel is min-max
+          normalised to 0..255 on its own (PW08's per-channel normalisation),
+          so every 3x3 plane uses the full gray range.
+      "rgb": needs C_in == 3; each filter is one colour image, normalised with
+          one min and max per filter so the balance between its R, G and B
+          planes is kept (how the ResNet50 first-layer filters are shown).
+    max_filters: show only the first filters.
+    ncols: filters per row in "rgb" mode ("per_channel" puts all filters on a row).
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if kernel.ndim != 4:
+        raise ValueError(f"filter_grid: kernel must be (KH, KW, C_in, F), got shape {kernel.shape}")
+    KH, KW, C, F = kernel.shape
+    nf = F if max_filters is None else min(F, max_filters)
+    if mode == "rgb":
+        if C != 3:
+            raise ValueError(f"filter_grid: mode='rgb' needs C_in == 3 input channels, "
+                             f"got kernel shape {kernel.shape}")
+        fig, axes = panel_grid(nf, ncols, panel_size=1.0, title=title)
+        for f, ax in enumerate(axes):
+            show_image(ax, normalize_to_uint8(kernel[..., f]), f"{f}")
+        return finish(fig, path)
+    if mode != "per_channel":
+        raise ValueError(f"filter_grid: mode must be 'per_channel' or 'rgb', got {mode!r}")
+    names = list(channel_names) if channel_names is not None else (
+        ["R", "G", "B"] if C == 3 else [str(c) for c in range(C)])
+    # One row per input channel, one column per filter: a column is one whole filter.
+    # Panels shrink when there are many filters so the figure stays ~16 inches wide.
+    fig, axes = panel_grid(C * nf, nf, panel_size=max(0.3, min(1.0, 16.0 / nf)), title=title)
+    for c in range(C):
+        for f in range(nf):
+            ax = axes[c * nf + f]
+            show_image(ax, normalize_to_uint8(kernel[:, :, c, f]), f"f{f}" if c == 0 else None)
+            if f == 0:
+                ax.set_ylabel(names[c])
+    return finish(fig, path)
+
+
+def dense_weight_images(kernel, image_shape=(32, 32, 3), class_names: Optional[Sequence[str]] = None,
+                        ncols: int = 5, title: Optional[str] = None, path=None):
+    """Show the weights of a 1-layer dense network as images (PW08, Figure 4).
+
+    kernel: (H*W*C, units), the Dense kernel after ``Flatten`` of (H, W, C)
+        images (C order, as NumPy's reshape: channels vary fastest).
+    image_shape: (H, W, C) of the input images.
+    Each unit's weights become one (H, W, C) image, min-max normalised to
+    0..255 *per channel*: the R, G and B weights have different ranges, and a
+    global normalisation would tint the image with the widest channel.
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    shape = tuple(int(s) for s in image_shape)
+    size = int(np.prod(shape))
+    if kernel.ndim != 2 or kernel.shape[0] != size:
+        raise ValueError(f"dense_weight_images: kernel must be (H*W*C, units) = ({size}, units) "
+                         f"for image_shape {shape}, got shape {kernel.shape}")
+    units = kernel.shape[1]
+    fig, axes = panel_grid(units, ncols, panel_size=1.6, title=title)
+    for u, ax in enumerate(axes):
+        img = kernel[:, u].reshape(shape)
+        img = normalize_to_uint8(img, axis=-1) if img.ndim == 3 else normalize_to_uint8(img)
+        show_image(ax, to_display(img), _name(u, class_names))
+    return finish(fig, path)
+
+
+def activation_maximization_grid(images, titles: Optional[Sequence[str]] = None, ncols: int = 5,
+                                 title: Optional[str] = None, path=None):
+    """Show images generated by activation maximization, one per class or filter.
+
+    images: (N, H, W, C) or (N, H, W) floats of any range (gradient ascent does
+        not keep pixels in [0, 1]); each image is min-max scaled on its own.
+    titles: (N,) strings, e.g. the class each image maximises.
+    """
+    images = _check_images(images, "activation_maximization_grid")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"activation_maximization_grid: {len(titles)} titles for "
+                         f"{len(images)} images (shape {images.shape})")
+    fig, axes = panel_grid(len(images), ncols, panel_size=2.0, title=title)
+    for k, ax in enumerate(axes):
+        img = images[k]
+        img = img if img.dtype == np.uint8 else normalize_to_uint8(img)
+        show_image(ax, to_display(img), None if titles is None else str(titles[k]))
+    return finish(fig, path)

@@ -1,0 +1,139 @@
+"""Feature maps: the activations of a layer, of several layers, and heatmaps
+(saliency, CAM, Grad-CAM) laid over the input image.
+
+``upsample`` (from :mod:`minicnn.viz.imageops`) is re-exported here because it
+is what turns a layer's small map into one at the input's resolution;
+``minicnn.inspect`` imports it from this module.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+
+from .figures import finish, new_figure, panel_grid, show_image
+from .imageops import to_display, upsample
+
+__all__ = ["activation_maps", "all_activation_maps", "overlay_heatmap", "upsample"]
+
+
+def _one_image_maps(maps, owner: str, name: str = "maps") -> np.ndarray:
+    """(H, W, F) or (1, H, W, F) -> (H, W, F); anything else is an error."""
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim == 4 and maps.shape[0] == 1:
+        maps = maps[0]
+    if maps.ndim != 3:
+        raise ValueError(f"{owner}: {name} must be (H, W, F) or (1, H, W, F) (the activations of "
+                         f"one image), got shape {maps.shape}")
+    return maps
+
+
+def activation_maps(maps, max_maps: Optional[int] = None, ncols: int = 8,
+                    title: Optional[str] = None, cmap: str = "viridis", path=None):
+    """Show the F feature maps of one layer for one input image (PW09, Figure 2).
+
+    maps: (H, W, F) or (1, H, W, F), e.g. the output of a Conv2D, ReLU or
+        MaxPool2D layer for one image.
+    max_maps: show only the first maps (all by default).
+    Each panel has its own colour scale: what matters is *where* a filter
+    responds, and a shared scale would leave weak filters uniformly dark.
+    """
+    maps = _one_image_maps(maps, "activation_maps")
+    F = maps.shape[-1]
+    n = F if max_maps is None else min(F, max_maps)
+    fig, axes = panel_grid(n, ncols, panel_size=1.5, title=title)
+    for f, ax in enumerate(axes):
+        show_image(ax, maps[..., f], f"filter {f}", cmap=cmap)
+    return finish(fig, path)
+
+
+def all_activation_maps(layers: Dict[str, np.ndarray], filter_index: Optional[int] = None,
+                        max_maps: int = 8, cmap: str = "viridis", title: Optional[str] = None,
+                        path=None):
+    """Feature maps of several layers for one input image.
+
+    layers: dict layer name -> (H, W, F) or (1, H, W, F) activations, in the
+        order of the network (only spatial layers: not Flatten or Dense).
+    filter_index: None -> one row per layer showing its first ``max_maps``
+        maps; an int -> one panel per layer showing that filter's map, to
+        follow one filter through the network (tiny VGG, question 10).
+    """
+    if not layers:
+        raise ValueError("all_activation_maps: layers is empty")
+    checked = {name: _one_image_maps(a, "all_activation_maps", f"layers[{name!r}]")
+               for name, a in layers.items()}
+    if filter_index is not None:
+        for name, a in checked.items():
+            if not 0 <= filter_index < a.shape[-1]:
+                raise ValueError(f"all_activation_maps: filter_index {filter_index} out of range for "
+                                 f"layer {name!r} with {a.shape[-1]} filters (shape {a.shape})")
+        fig, axes = panel_grid(len(checked), len(checked), panel_size=2.0,
+                               title=title or f"filter {filter_index} through the layers")
+        for ax, (name, a) in zip(axes, checked.items()):
+            h, w = a.shape[:2]
+            show_image(ax, a[..., filter_index], f"{name}\n{h}x{w}", cmap=cmap)
+        return finish(fig, path)
+
+    nrows = len(checked)
+    ncols = min(max_maps, max(a.shape[-1] for a in checked.values()))
+    fig = new_figure(1.4 * ncols + 0.6, 1.4 * nrows + (0.4 if title else 0))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for r, (name, a) in enumerate(checked.items()):
+        n = min(max_maps, a.shape[-1])
+        for f in range(ncols):
+            ax = axes[r, f]
+            if f >= n:  # this layer has fewer maps than the widest one
+                fig.delaxes(ax)
+                continue
+            show_image(ax, a[..., f], f"filter {f}" if r == 0 else None, cmap=cmap)
+            if f == 0:
+                ax.set_ylabel(f"{name}\n{a.shape[0]}x{a.shape[1]}x{a.shape[2]}", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return finish(fig, path)
+
+
+def overlay_heatmap(images, heatmaps, alpha: float = 0.4, cmap: str = "jet",
+                    titles: Optional[Sequence[str]] = None, show_input: bool = True, path=None):
+    """Lay heatmaps (saliency, CAM, Grad-CAM) over their input images.
+
+    images: (N, H, W, C) or (N, H, W), or one image (H, W, C) / (H, W) when
+        heatmaps is (H, W).
+    heatmaps: (N, H, W) or (H, W), *at the input's resolution*: bring a
+        layer's map there first with ``upsample(map, (H, W))``.
+    alpha: opacity of the heatmap (0 = only the image, 1 = only the heatmap).
+    show_input: one row per image with the input beside the overlay; False
+        shows only the overlays.
+    Each heatmap is min-max scaled to [0, 1] on its own before colouring.
+    """
+    heatmaps = np.asarray(heatmaps, dtype=np.float64)
+    images = np.asarray(images)
+    if heatmaps.ndim == 2:  # one image
+        heatmaps, images = heatmaps[None], images[None]
+    if heatmaps.ndim != 3:
+        raise ValueError(f"overlay_heatmap: heatmaps must be (N, H, W) or (H, W), got shape {heatmaps.shape}")
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"overlay_heatmap: images must be (N, H, W, C) with C = 1 or 3, got shape "
+                         f"{images.shape} (for heatmaps of shape {heatmaps.shape})")
+    if images.shape[:3] != heatmaps.shape:
+        raise ValueError(f"overlay_heatmap: heatmaps {heatmaps.shape} must match the images' (N, H, W) "
+                         f"= {images.shape[:3]}; upsample a layer's maps to the input size first")
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"overlay_heatmap: alpha must be in [0, 1], got {alpha}")
+    N = len(images)
+    per_image = 2 if show_input else 1
+    ncols = per_image if show_input else min(N, 5)
+    fig, axes = panel_grid(N * per_image, ncols, panel_size=2.2)
+    for k in range(N):
+        img = to_display(images[k])
+        hm = heatmaps[k] - heatmaps[k].min()
+        hm = hm / hm.max() if hm.max() > 0 else hm
+        ax = axes[k * per_image + per_image - 1]
+        name = None if titles is None else str(titles[k])
+        if show_input:
+            show_image(axes[k * per_image], img, name)
+        show_image(ax, img, "overlay" if show_input else name)
+        ax.imshow(hm, cmap=cmap, alpha=alpha, vmin=0, vmax=1, interpolation="bilinear")
+    return finish(fig, path)

@@ -1,0 +1,146 @@
+"""Plots of results: confusion matrix, t-SNE embedding, filter statistics per class."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import matplotlib
+import numpy as np
+from matplotlib import colors
+
+from .figures import finish, new_figure, show_image
+
+__all__ = ["confusion_matrix_figure", "tsne_scatter", "filter_statistics_figure"]
+
+
+def _names(k: int, class_names, owner: str):
+    if class_names is None:
+        return [str(i) for i in range(k)]
+    if len(class_names) != k:
+        raise ValueError(f"{owner}: {len(class_names)} class names for {k} classes")
+    return [str(n) for n in class_names]
+
+
+def confusion_matrix_figure(cm, class_names: Optional[Sequence[str]] = None, normalize: bool = False,
+                            title: Optional[str] = None, path=None):
+    """Show a confusion matrix with its numbers written in the cells.
+
+    cm: (K, K) counts, rows = true class, columns = predicted class (the
+        layout of ``sklearn.metrics.confusion_matrix``).
+    normalize: divide each row by its total, so a cell reads "fraction of
+        the true class predicted as ...", and the diagonal is the per-class
+        recall (useful when classes have different sizes).
+    """
+    cm = np.asarray(cm, dtype=np.float64)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"confusion_matrix_figure: cm must be square (K, K), got shape {cm.shape}")
+    K = cm.shape[0]
+    names = _names(K, class_names, "confusion_matrix_figure")
+    if normalize:
+        totals = cm.sum(axis=1, keepdims=True)
+        cm = cm / np.where(totals > 0, totals, 1)  # a class never seen keeps a row of zeros
+    size = max(4.0, 0.55 * K + 2)
+    fig = new_figure(size + 1, size)
+    ax = fig.subplots()
+    im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_xticks(range(K), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(K), names, fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    threshold = cm.max() / 2  # white text on dark cells, black on light ones
+    for i in range(K):
+        for j in range(K):
+            text = f"{cm[i, j]:.2f}" if normalize else f"{int(round(cm[i, j]))}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                    color="white" if cm[i, j] > threshold else "black")
+    ax.set_title(title or ("confusion matrix (rows normalised)" if normalize else "confusion matrix"))
+    return finish(fig, path)
+
+
+def tsne_scatter(points, labels, class_names: Optional[Sequence[str]] = None,
+                 title: Optional[str] = None, point_size: float = 4.0, path=None):
+    """Scatter plot of a 2-D embedding (t-SNE of fc1 features), one colour per class.
+
+    points: (N, 2), e.g. ``sklearn.manifold.TSNE(2).fit_transform(features)``.
+    labels: (N,) class indices (or (N, K) one-hot).
+    """
+    points = np.asarray(points, dtype=np.float64)
+    labels = np.asarray(labels)
+    if labels.ndim == 2:
+        labels = labels.argmax(axis=1)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"tsne_scatter: points must be (N, 2), got shape {points.shape}")
+    if labels.shape != (len(points),):
+        raise ValueError(f"tsne_scatter: labels must be (N,) = ({len(points)},), got shape {labels.shape}")
+    classes = np.unique(labels)
+    K = int(classes.max()) + 1 if class_names is None else len(class_names)
+    names = _names(K, class_names, "tsne_scatter")
+    # tab10 / tab20 give well separated colours for up to 10 / 20 classes.
+    cmap = colors.ListedColormap([f"C{i}" for i in range(10)]) if K <= 10 else \
+        matplotlib.colormaps["tab20"]
+    fig = new_figure(7, 6)
+    ax = fig.subplots()
+    for k in classes:
+        sel = labels == k
+        ax.scatter(points[sel, 0], points[sel, 1], s=point_size, color=cmap(int(k) % cmap.N),
+                   label=names[int(k)])
+    ax.legend(markerscale=3, fontsize=8, loc="best")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title or "t-SNE embedding")
+    return finish(fig, path)
+
+
+def filter_statistics_figure(mean_activation, mode_maps, class_names: Optional[Sequence[str]] = None,
+                             title: Optional[str] = None, path=None):
+    """Filter activation statistics per class (PW11, exercise 1).
+
+    mean_activation: (K classes, F filters), the average output of each filter
+        over the images of each class -> one heatmap (which filters each class
+        uses).
+    mode_maps: (K, H, W) integers in 0..F-1: for each class and pixel, the
+        filter most often the strongest there (the mode of the argmax over the
+        class's images) -> one panel per class, one colour per filter.
+    """
+    mean_activation = np.asarray(mean_activation, dtype=np.float64)
+    mode_maps = np.asarray(mode_maps)
+    if mean_activation.ndim != 2:
+        raise ValueError(f"filter_statistics_figure: mean_activation must be (K classes, F filters), "
+                         f"got shape {mean_activation.shape}")
+    K, F = mean_activation.shape
+    if mode_maps.ndim != 3 or mode_maps.shape[0] != K:
+        raise ValueError(f"filter_statistics_figure: mode_maps must be (K, H, W) with K = {K}, "
+                         f"got shape {mode_maps.shape}")
+    if mode_maps.min() < 0 or mode_maps.max() >= F:
+        raise ValueError(f"filter_statistics_figure: mode_maps must hold filter indices 0..{F - 1}, "
+                         f"got values {mode_maps.min()}..{mode_maps.max()}")
+    names = _names(K, class_names, "filter_statistics_figure")
+
+    ncols = min(K, 5)
+    nrows = -(-K // ncols)
+    fig = new_figure(2.2 * ncols + 1, 2.6 + 2.2 * nrows + (0.4 if title else 0))
+    top, bottom = fig.subfigures(2, 1, height_ratios=[2.6, 2.2 * nrows])
+
+    ax = top.subplots()
+    im = ax.imshow(mean_activation, aspect="auto", cmap="viridis")
+    top.colorbar(im, ax=ax, label="mean activation")
+    ax.set_yticks(range(K), names, fontsize=8)
+    ax.set_xlabel("filter")
+    ax.set_ylabel("class")
+    ax.set_title("mean activation of each filter per class")
+
+    # One discrete colour per filter index, the same in every class panel.
+    filter_colors = colors.ListedColormap(
+        matplotlib.colormaps["tab20"](np.arange(F) % 20))
+    axes = bottom.subplots(nrows, ncols, squeeze=False).ravel()
+    for k, ax in enumerate(axes):
+        if k >= K:
+            bottom.delaxes(ax)
+            continue
+        im = show_image(ax, mode_maps[k], names[k], cmap=filter_colors, vmin=-0.5, vmax=F - 0.5)
+    bottom.colorbar(im, ax=list(axes[:K]), label="most active filter (mode)", shrink=0.8,
+                    ticks=range(F) if F <= 20 else None)
+    bottom.suptitle("per pixel, the filter most often the strongest", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return finish(fig, path)
