@@ -165,6 +165,8 @@ def check_layer_gradients(layer, x: np.ndarray, seed: int = 0, h: float = 1e-5,
                           tolerance: float = 1e-6, training: bool = True) -> GradCheckResult:
     """Check a layer's ``backward``: the input gradient and every trainable parameter.
 
+    The scalar is ``sum(forward(x) * upstream) + regularization penalty``.
+
     The layer is built for ``x`` and its parameters are converted to float64.
     x: the layer's input, e.g. (N, H, W, C). Gradients are checked with the
     same ``training`` flag as the forward pass (BatchNorm uses batch
@@ -197,7 +199,9 @@ def check_layer_gradients(layer, x: np.ndarray, seed: int = 0, h: float = 1e-5,
     def loss():
         out = layer.forward(x, training=training)
         restore_state()
-        return float(np.sum(np.asarray(out, dtype=np.float64) * upstream))
+        # A kernel_regularizer's penalty is part of the loss its gradient belongs to.
+        penalty = layer.regularization_loss() if hasattr(layer, "regularization_loss") else 0.0
+        return float(np.sum(np.asarray(out, dtype=np.float64) * upstream)) + penalty
 
     targets = {"x": x}
     targets.update({k: p.value for k, p in layer.params.items() if p.trainable})

@@ -1,0 +1,268 @@
+"""Models: the graph engine, summary counts, fit/evaluate/predict, saving, seeds, callbacks."""
+import numpy as np
+import pytest
+
+import minicnn as mc
+from minicnn.testing import numerical_gradient, relative_error
+
+from conftest import to_float64
+
+
+def pw09_net(seed=0):
+    """The PW09 exercise 1 network (Keras counts: 896, 9248, 9248, 20490 -> 39,882)."""
+    return mc.Sequential([
+        mc.Input((32, 32, 3)),
+        mc.Conv2D(32, 3, padding="same"), mc.ReLU(),
+        mc.Conv2D(32, 3, padding="same"), mc.ReLU(), mc.MaxPool2D(2),
+        mc.Conv2D(32, 3, padding="same"), mc.ReLU(), mc.MaxPool2D(2),
+        mc.Flatten(), mc.Dense(10, activation="softmax"),
+    ], seed=seed)
+
+
+def small_residual(seed=0):
+    x = mc.Input((6, 6, 2))
+    a = mc.Conv2D(3, 3, padding="same", name="stem")(x)
+    b = mc.ReLU()(a)
+    b = mc.Conv2D(3, 3, padding="same")(b)
+    s = mc.Add()([b, a])           # `a` is used twice: by the block and by the shortcut
+    s = mc.ReLU()(s)
+    f = mc.Flatten()(mc.MaxPool2D(2)(s))
+    return mc.Model(x, mc.Dense(4, activation="softmax")(f), seed=seed)
+
+
+def test_summary_counts_match_keras():
+    model = pw09_net()
+    text = model.summary(print_fn=None)
+    counts = [l.count_params() for l in model.layers]
+    assert [c for c in counts if c] == [896, 9248, 9248, 20490]
+    assert "Total params: 39,882" in text and "Trainable params: 39,882" in text
+    assert "conv2d_2 (Conv2D)" in text and "(None, 8, 8, 32)" in text
+
+
+def test_summary_non_trainable_batchnorm():
+    model = mc.Sequential([mc.Input((4, 4, 3)), mc.Conv2D(8, 3), mc.BatchNorm(), mc.Flatten(), mc.Dense(2)])
+    text = model.summary(print_fn=None)
+    # conv 3*3*3*8+8 = 224, BN 4*8 = 32 (16 non-trainable), dense 32*2+2 = 66
+    assert "Total params: 322" in text and "Trainable params: 306" in text and "Non-trainable params: 16" in text
+
+
+def test_tiny_vgg_counts_match_keras():
+    model = mc.Sequential([
+        mc.Input((32, 32, 3)),
+        mc.Conv2D(32, 3, padding="same", activation="relu"), mc.Conv2D(32, 3, padding="same", activation="relu"),
+        mc.MaxPool2D(2),
+        mc.Conv2D(64, 3, padding="same", activation="relu"), mc.Conv2D(64, 3, padding="same", activation="relu"),
+        mc.MaxPool2D(2), mc.Flatten(), mc.Dense(128, activation="relu"), mc.Dense(10, activation="softmax"),
+    ])
+    # 896 + 9248 + 18496 + 36928 + 4096*128+128 + 1290 (Keras' summary of the same net)
+    assert model.count_params() == 896 + 9248 + 18496 + 36928 + 524416 + 1290
+
+
+def test_functional_input_gradient_with_tensor_used_twice(rng):
+    model = small_residual()
+    to_float64(model)
+    x = rng.standard_normal((2, 6, 6, 2))
+    y = model.forward(x, training=True)
+    upstream = rng.standard_normal(y.shape)
+    model.zero_grad()
+    dx = model.backward(upstream)
+    numeric = numerical_gradient(lambda: float(np.sum(model.forward(x) * upstream)), x, h=1e-5)
+    assert relative_error(dx, numeric) < 1e-6
+    stem = model.get_layer("stem").params["kernel"]
+    model.zero_grad()
+    model.forward(x)
+    model.backward(upstream)
+    num_k = numerical_gradient(lambda: float(np.sum(model.forward(x) * upstream)), stem.value, h=1e-5)
+    assert relative_error(stem.grad, num_k) < 1e-6
+
+
+def test_sequential_equals_functional_and_layer_chain(rng):
+    seq = pw09_net(seed=3)
+    x = rng.standard_normal((2, 32, 32, 3)).astype(np.float32)
+    out = x
+    for layer in seq.layers:
+        out = layer.forward(out)
+    np.testing.assert_allclose(seq.predict(x), out, rtol=1e-5, atol=1e-6)
+    inp = mc.Input((32, 32, 3))
+    t = inp
+    for layer in seq.layers:
+        t = layer(t)
+    functional = mc.Model(inp, t)
+    np.testing.assert_allclose(functional.predict(x), out, rtol=1e-5, atol=1e-6)
+
+
+def test_logits_skip_final_softmax(rng):
+    model = small_residual()
+    x = rng.standard_normal((3, 6, 6, 2)).astype(np.float32)
+    z = model.forward(x, logits=True)
+    p = model.forward(x)
+    e = np.exp(z - z.max(1, keepdims=True))
+    np.testing.assert_allclose(p, e / e.sum(1, keepdims=True), rtol=1e-5)
+
+
+def test_same_seed_same_weights_and_training():
+    def run():
+        model = pw09_net(seed=5)
+        model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+        x = np.random.default_rng(0).random((16, 32, 32, 3), dtype=np.float32)
+        y = np.arange(16) % 10
+        model.fit(x, y, epochs=1, batch_size=8, seed=1, verbose=0)
+        return model.get_weights()
+    w1, w2 = run(), run()
+    assert all(np.array_equal(a, b) for a, b in zip(w1, w2))
+    w3 = pw09_net(seed=6).get_weights()
+    assert not np.array_equal(pw09_net(seed=5).get_weights()[0], w3[0])
+
+
+def test_validation_split_takes_last_samples_and_is_never_augmented():
+    x = np.arange(20, dtype=np.float32).reshape(20, 1, 1, 1) * np.ones((1, 2, 2, 1), np.float32)
+    y = np.arange(20) % 2
+    model = mc.Sequential([mc.Input((2, 2, 1)), mc.Flatten(), mc.Dense(2, activation="softmax")], seed=0)
+    model.compile("sgd", "sparse_categorical_crossentropy", ["accuracy"])
+    augmented = []
+
+    def spy(batch):
+        augmented.extend(batch[:, 0, 0, 0].tolist())
+        return batch
+
+    forward_inputs = []
+    handle = model.layers[0].register_forward_hook(lambda l, inp, out: forward_inputs.append(inp[0][:, 0, 0, 0].copy()))
+    history = model.fit(x, y, epochs=2, batch_size=4, validation_split=0.25, augment=spy, verbose=0, seed=0)
+    handle.remove()
+    assert sorted(augmented) == sorted(list(range(15)) * 2)      # training samples only: the first 15
+    seen = np.concatenate(forward_inputs)
+    assert set(seen) == set(range(20))                             # validation (15..19) was evaluated
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(history.history["val_loss"]) == 2
+
+
+def test_validation_data_is_not_augmented():
+    x = np.zeros((8, 2, 2, 1), np.float32)
+    calls = []
+    model = mc.Sequential([mc.Input((2, 2, 1)), mc.Flatten(), mc.Dense(2, activation="softmax")], seed=0)
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    model.fit(x, np.zeros(8, int), epochs=1, batch_size=8, verbose=0,
+              validation_data=(np.ones((3, 2, 2, 1), np.float32), np.zeros(3, int)),
+              augment=lambda b: calls.append(b.copy()) or b)
+    assert len(calls) == 1 and calls[0].shape == (8, 2, 2, 1) and not calls[0].any()
+
+
+def test_save_load_identical_predictions(tmp_path, rng):
+    for model in (pw09_net(seed=1), small_residual(seed=2)):
+        model.compile(mc.Adam(learning_rate=3e-4), "categorical_crossentropy", ["accuracy"])
+        x = rng.standard_normal((4,) + model.input_shape[1:]).astype(np.float32)
+        path = tmp_path / f"{model.name}.npz"
+        model.save(path)
+        loaded = mc.load_model(path)
+        np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+        assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+        assert loaded.optimizer.learning_rate == 3e-4 and loaded.loss.name == "categorical_crossentropy"
+        with np.load(path, allow_pickle=False) as archive:  # no pickled objects inside
+            assert "__model__" in archive.files
+
+
+def test_load_model_rejects_other_files(tmp_path):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, a=np.zeros(3))
+    with pytest.raises(ValueError, match="no '__model__' entry"):
+        mc.load_model(bad)
+
+
+def test_set_weights_checks_shapes():
+    model = pw09_net()
+    weights = model.get_weights()
+    model.set_weights(weights)
+    with pytest.raises(ValueError, match="expects 8 arrays"):
+        model.set_weights(weights[:-1])
+    weights[0] = np.zeros((1, 1))
+    with pytest.raises(ValueError, match=r"conv2d/kernel: expected shape \(3, 3, 3, 32\)"):
+        model.set_weights(weights)
+
+
+def test_model_input_errors():
+    model = pw09_net()
+    with pytest.raises(ValueError, match=r"expects shape \(N, 32, 32, 3\), got \(2, 28, 28, 1\)"):
+        model.predict(np.zeros((2, 28, 28, 1)))
+    with pytest.raises(RuntimeError, match="compile"):
+        model.fit(np.zeros((2, 32, 32, 3)), np.zeros(2))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 9\], got values in \[0, 12\]"):
+        model.fit(np.zeros((2, 32, 32, 3)), np.array([0, 12]), verbose=0)
+    with pytest.raises(ValueError, match="x has 2 samples but y has 3"):
+        model.fit(np.zeros((2, 32, 32, 3)), np.zeros(3), verbose=0)
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        pw09_net().backward(np.zeros((1, 10)))
+    with pytest.raises(ValueError, match="unknown loss"):
+        model.compile("adam", "hinge")
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        model.compile("adamw")
+
+
+def test_incompatible_add_inputs_named():
+    x = mc.Input((4, 4, 2))
+    a = mc.Conv2D(3, 3, padding="same")(x)
+    with pytest.raises(ValueError, match=r"add.*same shape.*\(N, 4, 4, 3\).*\(N, 4, 4, 2\)"):
+        mc.Add()([a, x])
+
+
+def test_lazy_sequential_builds_on_first_data():
+    model = mc.Sequential([mc.Flatten(), mc.Dense(3)], seed=0)
+    with pytest.raises(ValueError, match="not built"):
+        model.summary(print_fn=None)
+    out = model.predict(np.ones((2, 4, 2, 1)))
+    assert out.shape == (2, 3) and model.count_params() == 8 * 3 + 3
+
+
+def test_first_layer_input_shape_argument():
+    model = mc.Sequential([mc.Dense(4, input_shape=(3,)), mc.Dense(2)])
+    assert model.input_shape == (None, 3) and model.count_params() == 16 + 10
+
+
+def test_terminate_on_nan_keeps_last_good_weights(capsys):
+    model = mc.Sequential([mc.Input((3,)), mc.Dense(2, activation="softmax")], seed=0)
+    model.compile(mc.SGD(0.1), "sparse_categorical_crossentropy")
+    x = np.ones((6, 3), np.float32)
+    x[4] = np.nan  # the 3rd batch (size 2) has a NaN
+    cb = mc.TerminateOnNaN()
+    history = model.fit(x, np.zeros(6, int), epochs=3, batch_size=2, shuffle=False, callbacks=[cb], verbose=0)
+    assert "TerminateOnNaN: batch 2" in capsys.readouterr().out
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    # the epoch ends with the logs of its finite batches, and training stops
+    assert history.epoch == [0] and np.isfinite(history.history["loss"][0]) and model.stop_training
+
+
+def test_early_stopping_and_checkpoint(tmp_path):
+    model = mc.Sequential([mc.Input((2,)), mc.Dense(2, activation="softmax")], seed=0)
+    model.compile(mc.SGD(1e-9), "sparse_categorical_crossentropy", ["accuracy"])
+    x = np.random.default_rng(0).standard_normal((20, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int)
+    stop = mc.EarlyStopping(monitor="val_loss", patience=1, min_delta=1.0)
+    ckpt = mc.ModelCheckpoint(tmp_path / "ck-{epoch:02d}.npz")
+    history = model.fit(x, y, epochs=10, validation_split=0.2, callbacks=[stop, ckpt], verbose=0)
+    # no epoch improves by 1.0 after the first: stops after 1 + patience + 1 = 3 epochs
+    assert len(history.epoch) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck-01.npz", "ck-02.npz", "ck-03.npz"]
+
+
+def test_fit_progress_bar_and_verbose_2(capsys):
+    model = mc.Sequential([mc.Input((2,)), mc.Dense(2, activation="softmax")], seed=0)
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    x = np.zeros((10, 2), np.float32)
+    model.fit(x, np.zeros(10, int), epochs=1, batch_size=5, verbose=1)
+    out = capsys.readouterr().out
+    assert "Epoch 1/1" in out and "2/2" in out and "loss=" in out and "accuracy=" in out
+    model.fit(x, np.zeros(10, int), epochs=1, batch_size=5, verbose=2)
+    assert "Epoch 1/1 - loss:" in capsys.readouterr().out
+
+
+def test_evaluate_matches_manual_loss(rng):
+    model = mc.Sequential([mc.Input((3,)), mc.Dense(4, activation="softmax", kernel_regularizer=mc.l2(0.05))], seed=0)
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    x = rng.standard_normal((7, 3)).astype(np.float32)
+    y = np.array([0, 1, 2, 3, 0, 1, 2])
+    p = model.predict(x).astype(np.float64)
+    w = model.layers[0].params["kernel"].value.astype(np.float64)
+    expected = -np.mean(np.log(p[np.arange(7), y])) + 0.05 * np.sum(w ** 2)
+    result = model.evaluate(x, y, batch_size=3)
+    assert result["loss"] == pytest.approx(expected, rel=1e-5)
+    assert result["accuracy"] == pytest.approx(np.mean(p.argmax(1) == y))
