@@ -294,3 +294,47 @@ def test_cli_bad_input_exit_code(spec_file, capsys):
     assert "stride" in capsys.readouterr().err
     assert _cli_main()(["--x", "1 2 3"]) == 2
     assert "--x and --w" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# Property test over shapes (hypothesis), and the smaller input forms
+# ---------------------------------------------------------------------------
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+@hypothesis.settings(max_examples=40, deadline=None)
+@hypothesis.given(H=st.integers(1, 6), W=st.integers(1, 6), C=st.integers(1, 3), F=st.integers(1, 3),
+                  KH=st.integers(1, 3), KW=st.integers(1, 3), SH=st.integers(1, 3), SW=st.integers(1, 3),
+                  padding=st.sampled_from(["valid", "same", 0, 1, 2, (0, 1), (2, 1)]),
+                  seed=st.integers(0, 2**16))
+def test_property_matches_direct_numpy(H, W, C, F, KH, KW, SH, SW, padding, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-3, 4, size=(H, W, C)).astype(float)
+    w = rng.integers(-2, 3, size=(KH, KW, C, F)).astype(float)
+    b = rng.integers(-2, 3, size=F).astype(float)
+    try:
+        expected = direct_conv2d(x, w, b, (SH, SW), padding)
+    except ValueError:  # the window does not fit: the tracer must refuse too
+        with pytest.raises(ValueError, match="larger than the padded input"):
+            conv2d_trace(x, w, b, (SH, SW), padding)
+        return
+    trace = conv2d_trace(x, w, b, (SH, SW), padding)
+    np.testing.assert_array_equal(trace.output, expected)
+    assert len(trace.steps) == expected.size
+
+
+def test_small_input_forms_and_same_padding_split():
+    # one channel (H, W) and one filter (KH, KW): output (OH, OW, 1)
+    t = conv2d_trace(np.ones((4, 4)), np.ones((2, 2)), padding="same")
+    # "same", n = 4, K = 2, S = 1: total padding 1 -> 0 before, 1 after (bottom / right)
+    assert t.pads == (0, 1, 0, 1) and t.output.shape == (4, 4, 1)
+    assert "top 0, bottom 1, left 0, right 1" in t.to_text()
+    # bottom-right corner: window [[1, 0], [0, 0]] -> 1
+    assert t.output[3, 3, 0] == 1 and t.output[0, 0, 0] == 4
+    # (KH, KW, C) kernel = one filter over C channels
+    t3 = conv2d_trace(np.ones((3, 3, 2)), np.ones((2, 2, 2)), b=0.5)
+    np.testing.assert_array_equal(t3.output, np.full((2, 2, 1), 8.5))  # 8 products of 1, + 0.5
+    # 1-D from a JSON-like spec: flat lists
+    t1 = explain.trace_from_spec({"x": [1, 2, 3], "w": [1, -1], "mode": "convolution"})
+    np.testing.assert_array_equal(t1.output, np.convolve([1, 2, 3], [1, -1], "valid"))  # [1, 1]
