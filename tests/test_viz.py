@@ -325,3 +325,15 @@ def test_saving_writes_a_readable_png(tmp_path, rng):
     assert [p.name for p in path.parent.iterdir()] == ["filters.png"]  # no temporary file left
     viz.learning_curves(run(), path=tmp_path / "curves.png")
     assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_learning_curves_with_the_engines_history():
+    callbacks = pytest.importorskip("minicnn.callbacks")
+    h = callbacks.History()
+    for epoch, logs in enumerate([{"loss": 0.9, "accuracy": 0.6, "val_loss": 1.0, "val_accuracy": 0.5},
+                                  {"loss": 0.5, "accuracy": 0.8, "val_loss": 0.7, "val_accuracy": 0.7}]):
+        h.on_epoch_end(epoch, logs)
+    fig = viz.learning_curves(h, metrics="accuracy")
+    (ax,) = fig.axes
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [0.6, 0.8])
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [0.5, 0.7])
