@@ -1,0 +1,230 @@
+"""Reference kernels: plain loops, one output element at a time.
+
+This is the version to read. It is slow (pure Python) and exists to be
+*obviously correct*: the NumPy and Numba backends are tested against it.
+
+Shared argument conventions (every backend uses the same signatures):
+
+- ``x``: input images, ``(N, H, W, C)`` (NHWC).
+- ``kernel_hw = (KH, KW)``: window size; ``strides_hw = (SH, SW)``.
+- ``pads = (top, bottom, left, right)`` and ``out_hw = (OH, OW)``: computed
+  once by ``minicnn.ops.shapes.resolve_padding_2d``; kernels never re-derive them.
+- Output pixel ``(oh, ow)`` looks at input rows ``oh*SH - top + kh`` for
+  ``kh in range(KH)`` and columns ``ow*SW - left + kw`` for ``kw in range(KW)``.
+  A row or column outside ``[0, H)`` / ``[0, W)`` is padding.
+
+im2col column order is ``(kh, kw, c)``: column ``(kh*KW + kw)*C + c``. With
+that order ``w.reshape(KH*KW*C, F)`` (Keras kernel layout) is the GEMM
+operand, and ``cols @ w.reshape(-1, F)`` is already the NHWC output.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "im2col",
+    "col2im",
+    "maxpool_forward",
+    "maxpool_backward",
+    "avgpool_forward",
+    "avgpool_backward",
+    "avgpool_divisors",
+]
+
+
+def im2col(x, kernel_hw, strides_hw, pads, out_hw, out=None):
+    """Unfold every receptive field of ``x`` into one row of a matrix.
+
+    x: (N, H, W, C) -> cols: (N*OH*OW, KH*KW*C).
+    Row ``(n*OH + oh)*OW + ow`` holds the window of output pixel (n, oh, ow);
+    padded cells are zeros. ``out``, if given, is filled and returned.
+    """
+    N, H, W, C = x.shape
+    KH, KW = kernel_hw
+    SH, SW = strides_hw
+    top, _, left, _ = pads
+    OH, OW = out_hw
+    cols = np.empty((N * OH * OW, KH * KW * C), dtype=x.dtype) if out is None else out
+    for n in range(N):
+        for oh in range(OH):
+            for ow in range(OW):
+                row = (n * OH + oh) * OW + ow
+                for kh in range(KH):
+                    for kw in range(KW):
+                        ih = oh * SH - top + kh
+                        iw = ow * SW - left + kw
+                        first = (kh * KW + kw) * C
+                        if 0 <= ih < H and 0 <= iw < W:
+                            cols[row, first:first + C] = x[n, ih, iw, :]
+                        else:  # padding
+                            cols[row, first:first + C] = 0
+    return cols
+
+
+def col2im(cols, x_shape, kernel_hw, strides_hw, pads, out_hw, out=None):
+    """The adjoint of im2col: add every row of ``cols`` back onto its window.
+
+    cols: (N*OH*OW, KH*KW*C) -> dx: x_shape = (N, H, W, C).
+    An input cell covered by several windows receives the *sum* of their
+    entries; entries that fell on padding are dropped. ``out``, if given, is
+    overwritten and returned.
+    """
+    N, H, W, C = x_shape
+    KH, KW = kernel_hw
+    SH, SW = strides_hw
+    top, _, left, _ = pads
+    OH, OW = out_hw
+    dx = np.empty(x_shape, dtype=cols.dtype) if out is None else out
+    dx[...] = 0
+    for n in range(N):
+        for oh in range(OH):
+            for ow in range(OW):
+                row = (n * OH + oh) * OW + ow
+                for kh in range(KH):
+                    for kw in range(KW):
+                        ih = oh * SH - top + kh
+                        iw = ow * SW - left + kw
+                        first = (kh * KW + kw) * C
+                        if 0 <= ih < H and 0 <= iw < W:
+                            dx[n, ih, iw, :] += cols[row, first:first + C]
+    return dx
+
+
+def maxpool_forward(x, pool_hw, strides_hw, pads, out_hw):
+    """Max over each window, and where it was.
+
+    x: (N, H, W, C) -> y: (N, OH, OW, C), argmax: (N, OH, OW, C) int32.
+    ``argmax`` is the window offset ``kh*KW + kw`` of the winner. Padded cells
+    never win (they count as -inf). Ties: the first maximum in row-major
+    window order wins (strict ``>`` below), so exactly one cell gets the
+    gradient, identically in every backend.
+    """
+    N, H, W, C = x.shape
+    KH, KW = pool_hw
+    SH, SW = strides_hw
+    top, _, left, _ = pads
+    OH, OW = out_hw
+    y = np.empty((N, OH, OW, C), dtype=x.dtype)
+    argmax = np.empty((N, OH, OW, C), dtype=np.int32)
+    for n in range(N):
+        for oh in range(OH):
+            for ow in range(OW):
+                for c in range(C):
+                    best, where = -np.inf, -1
+                    for kh in range(KH):
+                        for kw in range(KW):
+                            ih = oh * SH - top + kh
+                            iw = ow * SW - left + kw
+                            if not (0 <= ih < H and 0 <= iw < W):
+                                continue  # padding never wins
+                            v = x[n, ih, iw, c]
+                            if where == -1 or v > best:
+                                best, where = v, kh * KW + kw
+                    y[n, oh, ow, c] = best
+                    argmax[n, oh, ow, c] = where
+    return y, argmax
+
+
+def maxpool_backward(dy, argmax, x_shape, pool_hw, strides_hw, pads):
+    """Route each output gradient to the cell that won its window.
+
+    dy, argmax: (N, OH, OW, C) -> dx: x_shape = (N, H, W, C). With
+    overlapping windows (stride < pool size) a cell can win several windows;
+    its gradients add up.
+    """
+    N, OH, OW, C = dy.shape
+    KW = pool_hw[1]
+    SH, SW = strides_hw
+    top, _, left, _ = pads
+    dx = np.zeros(x_shape, dtype=dy.dtype)
+    for n in range(N):
+        for oh in range(OH):
+            for ow in range(OW):
+                for c in range(C):
+                    kh, kw = divmod(int(argmax[n, oh, ow, c]), KW)
+                    ih = oh * SH - top + kh
+                    iw = ow * SW - left + kw
+                    dx[n, ih, iw, c] += dy[n, oh, ow, c]
+    return dx
+
+
+def avgpool_divisors(in_hw, pool_hw, strides_hw, pads, out_hw, count_pad):
+    """How many cells each output averages over: (OH, OW) float64.
+
+    ``count_pad=True`` (int padding, PyTorch's ``count_include_pad``): always
+    ``KH*KW``. ``count_pad=False`` ("same", Keras/TF): only the real cells,
+    which is (real rows in the window) * (real columns in the window).
+    """
+    H, W = in_hw
+    KH, KW = pool_hw
+    SH, SW = strides_hw
+    top, _, left, _ = pads
+    OH, OW = out_hw
+    div = np.empty((OH, OW), dtype=np.float64)
+    for oh in range(OH):
+        for ow in range(OW):
+            if count_pad:
+                div[oh, ow] = KH * KW
+            else:
+                r0 = oh * SH - top
+                c0 = ow * SW - left
+                rows = min(r0 + KH, H) - max(r0, 0)
+                colz = min(c0 + KW, W) - max(c0, 0)
+                div[oh, ow] = rows * colz
+    return div
+
+
+def avgpool_forward(x, pool_hw, strides_hw, pads, out_hw, count_pad):
+    """Mean over each window: x: (N, H, W, C) -> y: (N, OH, OW, C).
+
+    Padded cells contribute 0 to the sum; the divisor is given by
+    ``avgpool_divisors`` (``count_pad`` chooses TF's or PyTorch's rule).
+    """
+    N, H, W, C = x.shape
+    KH, KW = pool_hw
+    SH, SW = strides_hw
+    top, _, left, _ = pads
+    OH, OW = out_hw
+    div = avgpool_divisors((H, W), pool_hw, strides_hw, pads, out_hw, count_pad)
+    y = np.empty((N, OH, OW, C), dtype=x.dtype)
+    for n in range(N):
+        for oh in range(OH):
+            for ow in range(OW):
+                for c in range(C):
+                    total = 0.0
+                    for kh in range(KH):
+                        for kw in range(KW):
+                            ih = oh * SH - top + kh
+                            iw = ow * SW - left + kw
+                            if 0 <= ih < H and 0 <= iw < W:
+                                total += x[n, ih, iw, c]
+                    y[n, oh, ow, c] = total / div[oh, ow]
+    return y
+
+
+def avgpool_backward(dy, x_shape, pool_hw, strides_hw, pads, count_pad):
+    """Spread each output gradient evenly over the real cells of its window.
+
+    dy: (N, OH, OW, C) -> dx: x_shape = (N, H, W, C). Each real cell gets
+    ``dy / divisor`` (the same divisor as the forward pass); overlapping
+    windows add up.
+    """
+    N, H, W, C = x_shape
+    KH, KW = pool_hw
+    SH, SW = strides_hw
+    top, _, left, _ = pads
+    _, OH, OW, _ = dy.shape
+    div = avgpool_divisors((H, W), pool_hw, strides_hw, pads, (OH, OW), count_pad)
+    dx = np.zeros(x_shape, dtype=dy.dtype)
+    for n in range(N):
+        for oh in range(OH):
+            for ow in range(OW):
+                for c in range(C):
+                    g = dy[n, oh, ow, c] / div[oh, ow]
+                    for kh in range(KH):
+                        for kw in range(KW):
+                            ih = oh * SH - top + kh
+                            iw = ow * SW - left + kw
+                            if 0 <= ih < H and 0 <= iw < W:
+                                dx[n, ih, iw, c] += g
+    return dx
