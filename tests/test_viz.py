@@ -10,7 +10,6 @@ import pytest
 from matplotlib.figure import Figure
 
 from minicnn import viz
-from minicnn.viz import imageops
 from minicnn.viz.maps import upsample  # the import minicnn.inspect relies on
 
 
