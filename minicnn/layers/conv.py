@@ -5,6 +5,8 @@ x: (N, H, W, C_in) -> y: (N, OH, OW, filters); kernel: (KH, KW, C_in, filters)
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .. import initializers, regularizers
@@ -22,9 +24,9 @@ class Conv2D(Layer):
                  **kwargs):
         super().__init__(**kwargs)
         owner = f"Conv2D({self.name})"
-        if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
+        if not isinstance(filters, numbers.Integral) or isinstance(filters, bool) or filters < 1:
             raise ValueError(f"{owner}: filters must be a positive int, got {filters!r}")
-        self.filters = filters
+        self.filters = int(filters)
         self.kernel_size = as_pair(kernel_size, "kernel_size", owner)
         self.strides = as_pair(strides, "strides", owner)
         self.padding = check_padding(padding, owner)

@@ -1,6 +1,8 @@
 """Structural layers: Input, Flatten, Dropout, Add."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ..ops.add import add_backward, add_forward
@@ -15,9 +17,10 @@ class InputLayer(Layer):
         kwargs.setdefault("name", "input")
         super().__init__(**kwargs)
         shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
-        if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+        if not shape or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0
+                                for d in shape):
             raise ValueError(f"Input: shape must be a tuple of positive ints (without the batch), got {shape!r}")
-        self.shape = shape
+        self.shape = tuple(int(d) for d in shape)
         self._build_with_rng((None,) + shape, None)
 
     def _forward(self, x, training):

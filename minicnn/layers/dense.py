@@ -4,6 +4,8 @@ x: (N, D) -> y: (N, units); kernel: (D, units) (Keras layout), bias: (units,).
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .. import initializers, regularizers
@@ -19,9 +21,9 @@ class Dense(Layer):
                  kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         owner = f"Dense({self.name})"
-        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+        if not isinstance(units, numbers.Integral) or isinstance(units, bool) or units < 1:
             raise ValueError(f"{owner}: units must be a positive int, got {units!r}")
-        self.units = units
+        self.units = int(units)
         self.activation = check_activation(activation, owner)
         self.use_bias = bool(use_bias)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)

@@ -17,6 +17,7 @@ is written exactly once.
 """
 from __future__ import annotations
 
+import numbers
 from typing import Tuple, Union
 
 Padding = Union[str, int, Tuple[int, int]]
@@ -28,11 +29,12 @@ def as_pair(value, name: str, owner: str = "", minimum: int = 1) -> Tuple[int, i
     ``owner`` names the layer or op in the error message.
     """
     where = f"{owner}: " if owner else ""
-    if isinstance(value, (int,)) and not isinstance(value, bool):
-        pair = (value, value)
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
+    def is_int(v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    if is_int(value):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(is_int(v) for v in value):
         pair = (int(value[0]), int(value[1]))
     else:
         raise ValueError(f"{where}{name} must be an int or a pair of ints, got {value!r}")

@@ -1,0 +1,71 @@
+"""Optimizers against hand-computed updates (Keras' formulas)."""
+import numpy as np
+import pytest
+
+import minicnn as mc
+from minicnn.layers.base import Parameter
+
+
+def param(values, grad):
+    p = Parameter(np.array(values, dtype=np.float64))
+    p.grad = np.array(grad, dtype=np.float64)
+    return p
+
+
+def test_sgd_plain():
+    p = param([1.0, -2.0], [0.5, 1.0])
+    mc.SGD(0.1).step([p])
+    np.testing.assert_allclose(p.value, [1.0 - 0.05, -2.0 - 0.1])
+
+
+def test_sgd_momentum_and_nesterov_two_steps():
+    p = param([1.0], [1.0])
+    opt = mc.SGD(0.1, momentum=0.9)
+    opt.step([p])   # v = -0.1, w = 0.9
+    opt.step([p])   # v = 0.9*-0.1 - 0.1 = -0.19, w = 0.71
+    np.testing.assert_allclose(p.value, [0.71])
+    q = param([1.0], [1.0])
+    opt = mc.SGD(0.1, momentum=0.9, nesterov=True)
+    opt.step([q])   # v = -0.1, w = 1 + 0.9*-0.1 - 0.1 = 0.81
+    opt.step([q])   # v = -0.19, w = 0.81 + 0.9*-0.19 - 0.1 = 0.539
+    np.testing.assert_allclose(q.value, [0.539])
+
+
+def test_adam_first_steps_by_hand():
+    p = param([1.0], [2.0])
+    opt = mc.Adam(learning_rate=0.1)
+    opt.step([p])
+    # t=1: m = 0.2, v = 0.004; lr_t = 0.1*sqrt(0.001)/0.1; w -= lr_t * m/(sqrt(v)+eps)
+    m, v = 0.2, 0.001 * 4
+    lr_t = 0.1 * np.sqrt(1 - 0.999) / (1 - 0.9)
+    expected = 1.0 - lr_t * m / (np.sqrt(v) + 1e-7)
+    np.testing.assert_allclose(p.value, [expected])
+    assert abs(expected - 0.9) < 1e-5   # the first Adam step moves by ~lr
+    p.grad = np.array([-1.0])
+    opt.step([p])
+    m2, v2 = 0.9 * m + 0.1 * -1.0, 0.999 * v + 0.001 * 1.0
+    lr_t2 = 0.1 * np.sqrt(1 - 0.999 ** 2) / (1 - 0.9 ** 2)
+    np.testing.assert_allclose(p.value, [expected - lr_t2 * m2 / (np.sqrt(v2) + 1e-7)])
+
+
+def test_parameters_without_gradient_are_untouched():
+    p = Parameter(np.ones(2))
+    mc.Adam().step([p])
+    np.testing.assert_array_equal(p.value, np.ones(2))
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: mc.SGD(-1), "learning_rate must be > 0"),
+    (lambda: mc.SGD(0.1, momentum=1.2), "momentum must be in"),
+    (lambda: mc.Adam(beta_1=1.0), "beta_1 must be in"),
+    (lambda: mc.Adam(epsilon=0), "epsilon must be > 0"),
+])
+def test_bad_arguments(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_keras_defaults():
+    adam = mc.Adam()
+    assert (adam.learning_rate, adam.beta_1, adam.beta_2, adam.epsilon) == (1e-3, 0.9, 0.999, 1e-7)
+    assert mc.SGD().learning_rate == 0.01
