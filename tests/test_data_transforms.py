@@ -184,9 +184,17 @@ def test_numba_kernel_equals_plain_python(order, mode):
                          sx=rng.uniform(0.7, 1.3, 2), shear_x=rng.uniform(-10, 10, 2))
     mats = np.ascontiguousarray(np.linalg.inv(fwd)[:, :2])
     fast, slow = np.empty_like(src), np.empty_like(src)
-    warp_kernel(src, mats, order, mode, 0.5, fast)
-    _warp_py(src, mats, order, mode, 0.5, slow)
+    warp_kernel(src, mats, order, mode, 0.5, fast, 0.0, 0.0)
+    _warp_py(src, mats, order, mode, 0.5, slow, 0.0, 0.0)
     assert np.allclose(fast, slow, atol=1e-6)
+    src8 = (src * 255).astype(np.uint8)  # uint8 in, uint8 out: rounded and clipped
+    fast8, slow8 = np.empty_like(src8), np.empty_like(src8)
+    warp_kernel(src8, mats, order, mode, 7.0, fast8, 0.0, 255.0)
+    _warp_py(src8, mats, order, mode, 7.0, slow8, 0.0, 255.0)
+    assert (fast8 == slow8).all()
+    ref = np.empty_like(src)
+    warp_kernel(src8.astype(np.float32), mats, order, mode, 7.0, ref, 0.0, 0.0)
+    assert (fast8 == np.clip(np.floor(ref + 0.5), 0, 255)).all()
 
 
 # ------------------------------------------------------------------ argument errors

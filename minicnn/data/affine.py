@@ -54,16 +54,19 @@ def _source_index_py(i, n, mode):
 _source_index = njit(cache=True)(_source_index_py)
 
 
-def _warp_py(src, mats, order, mode, cval, out):
+def _warp_py(src, mats, order, mode, cval, out, lo, hi):
     """Warp each image ``src[n]`` by its output->input matrix ``mats[n]`` into ``out[n]``.
 
-    src:  (N, H, W, C) float    input images
-    mats: (N, 2, 3) float64     output (col j, row i, 1) -> input (x, y)
+    src:  (N, H, W, C) uint8 or float   input images
+    mats: (N, 2, 3) float64             output (col j, row i, 1) -> input (x, y)
     order: 0 nearest, 1 bilinear;  mode: see FILL_MODES;  cval: fill for mode 0
-    out:  (N, Ho, Wo, C) float  written in place
+    out:  (N, Ho, Wo, C), written in place
+    lo, hi: if lo < hi, values are rounded and clipped to [lo, hi] (integer
+            outputs such as uint8); pass lo = hi = 0 for float outputs.
     """
     N, H, W, C = src.shape
     Ho, Wo = out.shape[1], out.shape[2]
+    rounding = lo < hi
     for n in range(N):
         m = mats[n]
         for i in range(Ho):
@@ -75,23 +78,29 @@ def _warp_py(src, mats, order, mode, cval, out):
                     ys = _source_index(int(math.floor(y + 0.5)), H, mode)
                     for c in range(C):
                         out[n, i, j, c] = cval if (xs < 0 or ys < 0) else src[n, ys, xs, c]
+                    continue
+                x0 = int(math.floor(x))
+                y0 = int(math.floor(y))
+                fx = x - x0  # weight of the right-hand neighbours
+                fy = y - y0  # weight of the lower neighbours
+                if 0 <= x0 and x0 + 1 < W and 0 <= y0 and y0 + 1 < H:
+                    xa, xb, ya, yb = x0, x0 + 1, y0, y0 + 1  # inside: the common, fast case
                 else:
-                    x0 = int(math.floor(x))
-                    y0 = int(math.floor(y))
-                    fx = x - x0  # weight of the right neighbour
-                    fy = y - y0  # weight of the lower neighbour
                     xa = _source_index(x0, W, mode)
                     xb = _source_index(x0 + 1, W, mode)
                     ya = _source_index(y0, H, mode)
                     yb = _source_index(y0 + 1, H, mode)
-                    for c in range(C):
-                        v00 = cval if (xa < 0 or ya < 0) else src[n, ya, xa, c]
-                        v01 = cval if (xb < 0 or ya < 0) else src[n, ya, xb, c]
-                        v10 = cval if (xa < 0 or yb < 0) else src[n, yb, xa, c]
-                        v11 = cval if (xb < 0 or yb < 0) else src[n, yb, xb, c]
-                        top = v00 * (1.0 - fx) + v01 * fx
-                        bottom = v10 * (1.0 - fx) + v11 * fx
-                        out[n, i, j, c] = top * (1.0 - fy) + bottom * fy
+                for c in range(C):
+                    v00 = cval if (xa < 0 or ya < 0) else float(src[n, ya, xa, c])
+                    v01 = cval if (xb < 0 or ya < 0) else float(src[n, ya, xb, c])
+                    v10 = cval if (xa < 0 or yb < 0) else float(src[n, yb, xa, c])
+                    v11 = cval if (xb < 0 or yb < 0) else float(src[n, yb, xb, c])
+                    top = v00 + fx * (v01 - v00)
+                    bottom = v10 + fx * (v11 - v10)
+                    v = top + fy * (bottom - top)
+                    if rounding:  # uint8 output: round to nearest, stay in range
+                        v = min(max(math.floor(v + 0.5), lo), hi)
+                    out[n, i, j, c] = v
     return out
 
 
@@ -138,14 +147,15 @@ def warp(images, forward, interpolation="nearest", fill_mode="constant", cval=0.
     Returns a new array of the same shape and dtype (integer outputs rounded
     and clipped to the dtype's range).
     """
-    images = np.asarray(images)
-    dtype = images.dtype
-    work = images if dtype in (np.float32, np.float64) else images.astype(np.float32)
-    inverse = np.linalg.inv(forward)[:, :2, :]  # output -> input
-    out = np.empty_like(work)
-    warp_kernel(np.ascontiguousarray(work), np.ascontiguousarray(inverse),
-                INTERPOLATIONS[interpolation], FILL_MODES[fill_mode], float(cval), out)
-    if out.dtype != dtype:
-        info = np.iinfo(dtype)
-        out = np.clip(np.rint(out), info.min, info.max).astype(dtype)
+    images = np.ascontiguousarray(images)
+    if np.issubdtype(images.dtype, np.integer):
+        info = np.iinfo(images.dtype)
+        lo, hi = float(info.min), float(info.max)
+        cval = min(max(float(np.rint(cval)), lo), hi)
+    else:
+        lo = hi = 0.0
+    inverse = np.ascontiguousarray(np.linalg.inv(forward)[:, :2, :])  # output -> input
+    out = np.empty_like(images)
+    warp_kernel(images, inverse, INTERPOLATIONS[interpolation], FILL_MODES[fill_mode],
+                float(cval), out, lo, hi)
     return out

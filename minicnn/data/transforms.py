@@ -20,6 +20,7 @@ Value ranges: uint8 images are 0-255; float images are taken to be 0-1 (use
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from . import _checks as chk
 from .affine import FILL_MODES, INTERPOLATIONS, forward_matrix, warp
@@ -189,10 +190,10 @@ class RandomCrop(Transform):
         padded = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=self.fill)
         top = self.rng.integers(0, H + 2 * ph - h + 1, size=N)
         left = self.rng.integers(0, W + 2 * pw - w + 1, size=N)
-        # One gather for the whole batch: rows (N, h, 1), cols (N, 1, w).
-        rows = (top[:, None] + np.arange(h))[:, :, None]
-        cols = (left[:, None] + np.arange(w))[:, None, :]
-        return padded[np.arange(N)[:, None, None], rows, cols]
+        # A view of every h x w window of every image, (N, rows, cols, C, h, w),
+        # built without copying; pick one window per image, then back to NHWC.
+        windows = sliding_window_view(padded, (h, w), axis=(1, 2))
+        return np.ascontiguousarray(windows[np.arange(N), top, left].transpose(0, 2, 3, 1))
 
     def _args(self):
         return {"size": self.size, "padding": self.padding}
