@@ -1,0 +1,182 @@
+"""Small helpers shared by the inspection algorithms (not public API).
+
+Three ideas are used everywhere in ``minicnn.inspect``:
+
+1. *Find the node of a layer.* A model is a list of nodes (layer calls) in
+   graph order; ``resolve_node`` turns a layer name (or Layer object) into the
+   node that computes it.
+2. *Run the graph only up to that node.* ``runner_to(model, node)`` builds a
+   ``GraphRunner`` (the engine's own forward/backward loop, from
+   ``minicnn.graph``) whose output is that node's output. Its forward is the
+   model's forward cut short, and its backward starts with a gradient *seeded
+   at that node*: exactly what "d (unit j of layer L) / d input" needs, without
+   touching the rest of the network. The layers are the model's own objects,
+   so their hooks fire as usual.
+3. *Leave the model as we found it.* ``input_only(model)`` freezes every layer
+   for the duration of an inspection (backward then skips the parameter
+   gradients, which inspection never needs) and restores each ``param.grad``
+   afterwards; ``forward_hooks``/``backward_hooks`` remove their hooks even if
+   an exception is raised.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Sequence
+
+import numpy as np
+
+from ..graph import GraphRunner, graph_inputs
+
+
+def require_built(model, x=None) -> None:
+    """Sequential models may build on their first batch: let them, then check."""
+    if not model.built and x is not None:
+        model._ensure_built_for(np.asarray(x)[:1])
+    if not model.built:
+        raise ValueError(f"{model.name}: the model is not built; give it an Input(...) or call it on data first")
+
+
+def layer_name(layer) -> str:
+    return layer if isinstance(layer, str) else getattr(layer, "name", repr(layer))
+
+
+def resolve_node(model, layer):
+    """The node computing ``layer`` (a name or a Layer). A layer called at
+    several places (shared weights) resolves to its *last* call."""
+    name = layer_name(layer)
+    found = [n for n in model.nodes if n.layer.name == name and (isinstance(layer, str) or n.layer is layer)]
+    if not found:
+        names = [n.layer.name for n in model.nodes]
+        raise ValueError(f"{model.name}: no layer named {name!r} in the graph; layers are {names}")
+    return found[-1]
+
+
+def node_index(model, node) -> int:
+    for i, n in enumerate(model.nodes):
+        if n is node:
+            return i
+    raise ValueError(f"{model.name}: node {node!r} is not in this model")
+
+
+def runner_to(model, node) -> GraphRunner:
+    """A GraphRunner over the part of the model's graph that ``node`` depends on.
+
+    Its single output is ``node.output``; with ``node`` the model's last node it
+    computes what ``model.forward`` computes.
+    """
+    inputs = graph_inputs([node.output])
+    if len(inputs) != 1:
+        raise ValueError(f"{model.name}: inspection supports single-input models; layer {node.layer.name} "
+                         f"depends on {len(inputs)} inputs")
+    return GraphRunner(inputs, [node.output])
+
+
+def as_float_input(model, x) -> np.ndarray:
+    """x as a float array (integers become float32, as in ``model.forward``); float64 stays float64."""
+    x = np.asarray(x)
+    if x.dtype.kind in "iub":
+        x = x.astype(np.float32)
+    elif x.dtype.kind != "f":
+        raise ValueError(f"{model.name}: input must be numeric, got dtype {x.dtype}")
+    require_built(model, x)
+    want = model.input_shape
+    if x.ndim != len(want) or any(w is not None and w != s for w, s in zip(want[1:], x.shape[1:])):
+        raise ValueError(f"{model.name}: expected input of shape (N, {', '.join(str(d) for d in want[1:])}), "
+                         f"got {x.shape}")
+    return x
+
+
+def unique_params(model) -> list:
+    out, seen = [], set()
+    for layer in model.layers:
+        for p in layer.params.values():
+            if id(p) not in seen:
+                seen.add(id(p))
+                out.append(p)
+    return out
+
+
+@contextmanager
+def input_only(model) -> Iterator[None]:
+    """Inspection differentiates w.r.t. the *input*, never the weights.
+
+    Inside this block every layer is frozen (trainable=False), so backward
+    computes dx but no parameter gradients (faster), and whatever gradients the
+    parameters held before are put back afterwards: a half-accumulated
+    training step is not disturbed, and nothing is left behind.
+    """
+    params = unique_params(model)
+    saved_grads = [p.grad for p in params]
+    layers = list(model.layers)
+    saved_trainable = [layer.trainable for layer in layers]
+    try:
+        for layer in layers:
+            layer.trainable = False
+        yield
+    finally:
+        for layer, t in zip(layers, saved_trainable):
+            layer.trainable = t
+        for p, g in zip(params, saved_grads):
+            p.grad = g
+
+
+@contextmanager
+def forward_hooks(layers: Sequence, fn: Callable) -> Iterator[None]:
+    """Register ``fn`` as a forward hook on each layer; always remove them."""
+    handles = []
+    try:
+        for layer in layers:
+            handles.append(layer.register_forward_hook(fn))
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@contextmanager
+def backward_hooks(layers: Sequence, fn: Callable) -> Iterator[None]:
+    """Register ``fn`` as a backward hook on each layer; always remove them."""
+    handles = []
+    try:
+        for layer in layers:
+            handles.append(layer.register_backward_hook(fn))
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def batches(n: int, batch_size) -> List[slice]:
+    if batch_size is None or batch_size >= n:
+        return [slice(0, n)]
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+
+
+def collect_outputs(model, x, layers: Sequence, batch_size=None) -> Dict[str, np.ndarray]:
+    """Outputs of ``layers`` (Layer objects) for ``x``, in inference mode, via forward hooks.
+
+    The forward pass runs only as far as the deepest requested layer, keeps no
+    caches, and goes batch by batch; the per-batch outputs are concatenated.
+    """
+    x = as_float_input(model, x)
+    nodes = [resolve_node(model, layer) for layer in layers]
+    last = max(nodes, key=lambda n: node_index(model, n))
+    runner = runner_to(model, last)
+    wanted = {id(layer) for layer in layers}
+    parts: Dict[str, list] = {layer.name: [] for layer in layers}
+
+    def record(layer, inputs, output):
+        if id(layer) in wanted:
+            # copy: a later layer must not be able to change what we return
+            parts[layer.name].append(np.array(output, copy=True))
+
+    with forward_hooks(layers, record):
+        for sl in batches(len(x), batch_size):
+            n_before = {k: len(v) for k, v in parts.items()}
+            runner.forward([x[sl]], training=False, keep_cache=False)
+            for k, v in parts.items():  # a shared layer fires more than once: keep its last call
+                if len(v) > n_before[k] + 1:
+                    del v[n_before[k]:-1]
+    return {name: np.concatenate(v, axis=0) for name, v in parts.items()}

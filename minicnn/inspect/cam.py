@@ -1,0 +1,145 @@
+"""Class activation maps: *where* in the image the evidence for a class lies (PW11 ex. 3).
+
+CAM (Zhou et al., 2016) needs a network that ends with
+conv features A (N, h, w, F) -> GlobalAvgPool2D -> Dense(K). Then the class
+score is linear in A:
+
+    logit_c = sum_f w[f, c] * mean_{i,j} A[i, j, f] + b_c
+            = mean_{i,j} ( sum_f w[f, c] * A[i, j, f] ) + b_c,
+
+so CAM_c[i, j] = sum_f w[f, c] * A[i, j, f] is a map whose mean *is* the
+class score (minus the bias): it splits the score over the positions.
+
+Grad-CAM (Selvaraju et al., 2017) works on any conv layer of any network by
+replacing w[f, c] with the average gradient alpha_f = mean_{i,j} d logit_c /
+d A[i, j, f], and keeping only the positive part:
+
+    GradCAM_c = ReLU( sum_f alpha_f * A[:, :, f] ).
+
+On a GAP -> Dense network, d logit_c / d A[i, j, f] = w[f, c] / (h w) at
+every position, so Grad-CAM = ReLU(CAM) / (h w): the two agree.
+
+Both return maps at the layer's resolution (N, h, w); ``upsample_to_input``
+resizes them to the image's (H, W) to lay them over it.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+
+from ._graph import as_float_input, forward_hooks, node_index, resolve_node, runner_to
+from .gradients import _Probe
+
+__all__ = ["class_activation_map", "grad_cam", "upsample_to_input", "default_cam_layer"]
+
+# layers that are the identity in inference mode, allowed between GAP and Dense
+_PASS_THROUGH = ("Dropout", "Flatten")
+
+
+def _class_indices(class_index, n: int, k: int, owner: str) -> np.ndarray:
+    idx = np.asarray(class_index)
+    if idx.dtype.kind not in "iu":
+        raise ValueError(f"{owner}: class_index must be an int or (N,) ints, got {class_index!r}")
+    idx = np.broadcast_to(idx, (n,)) if idx.ndim == 0 else idx
+    if idx.shape != (n,) or idx.min() < 0 or idx.max() >= k:
+        raise ValueError(f"{owner}: class_index must be an int or one per sample ({n},) in 0..{k - 1}, "
+                         f"got {class_index!r}")
+    return idx
+
+
+def _gap_dense(model):
+    """(GAP node, Dense layer) of a conv -> GlobalAvgPool2D -> Dense network, or a ValueError."""
+    nodes = model.nodes
+    gaps = [i for i, n in enumerate(nodes) if type(n.layer).__name__ in ("GlobalAvgPool2D",)]
+    if not gaps:
+        raise ValueError(f"class_activation_map: {model.name} has no GlobalAvgPool2D layer; CAM needs "
+                         f"conv -> GlobalAvgPool2D -> Dense (use grad_cam for other networks)")
+    g = gaps[-1]
+    after = [n.layer for n in nodes[g + 1:]]
+    dense = [l for l in after if type(l).__name__ not in _PASS_THROUGH]
+    if len(dense) != 1 or type(dense[0]).__name__ != "Dense" or after[-1] is not dense[0]:
+        names = [f"{l.name} ({type(l).__name__})" for l in after]
+        raise ValueError(f"class_activation_map: after {nodes[g].layer.name} the network must be one Dense layer "
+                         f"(Dropout/Flatten allowed), got {names}; use grad_cam instead")
+    return nodes[g], dense[0]
+
+
+def class_activation_map(model, x, class_index) -> np.ndarray:
+    """CAM for a conv -> GlobalAvgPool2D -> Dense network: (N, h, w) for x (N, H, W, C).
+
+    CAM[n] = sum_f w[f, c_n] * A[n, :, :, f], with A the features entering the
+    GlobalAvgPool2D (captured by a forward hook) and w the Dense kernel (F, K).
+    class_index: an int or one per sample (N,). Not rectified: negative values
+    are evidence *against* the class.
+    """
+    x = as_float_input(model, x)
+    gap_node, dense = _gap_dense(model)
+    captured = {}
+
+    def grab(layer, inputs, output):
+        captured["A"] = np.array(inputs[0], copy=True)
+
+    with forward_hooks([gap_node.layer], grab):  # run only up to the GAP, keep no caches
+        runner_to(model, gap_node).forward([x], training=False, keep_cache=False)
+    A = captured["A"]                                  # (N, h, w, F)
+    w = dense.params["kernel"].value                    # (F, K)
+    c = _class_indices(class_index, len(x), w.shape[1], "class_activation_map")
+    return np.einsum("nijf,fn->nij", A, w[:, c])
+
+
+def default_cam_layer(model) -> str:
+    """The last layer with a 4-D output (N, h, w, F): the last spatial features before
+    the network flattens or pools them into vectors."""
+    spatial = [n for n in model.nodes if len(n.output.shape) == 4]
+    if not spatial:
+        raise ValueError(f"grad_cam: {model.name} has no layer with a 4-D output (N, h, w, F)")
+    return spatial[-1].layer.name
+
+
+def grad_cam(model, x, class_index, layer=None) -> np.ndarray:
+    """Grad-CAM maps (N, h, w) of ``layer`` (default: :func:`default_cam_layer`) for x (N, H, W, C).
+
+    A = the layer's output (forward hook), dA = d logit_c / dA (backward hook,
+    logit = pre-softmax score), alpha = dA averaged over positions (N, F),
+    map = ReLU(sum_f alpha_f A_f). class_index: an int or one per sample (N,).
+    """
+    x = as_float_input(model, x)
+    layer = default_cam_layer(model) if layer is None else layer
+    node = resolve_node(model, layer)
+    if len(node.output.shape) != 4:
+        raise ValueError(f"grad_cam: layer {node.layer.name} outputs {node.output.shape}; it needs a 4-D "
+                         f"(N, h, w, F) output")
+    if node_index(model, node) == len(model.nodes) - 1:
+        raise ValueError(f"grad_cam: layer {node.layer.name} is the output layer")
+    k = model.output_shape[-1]
+    c = _class_indices(class_index, len(x), k, "grad_cam")
+    _, _, (A, dA) = _Probe(model, ("class", c))(x, watch=node.layer)
+    alpha = dA.mean(axis=(1, 2))                        # (N, F): importance of each feature map
+    return np.maximum(np.einsum("nijf,nf->nij", A, alpha), 0)
+
+
+def _upsample_one(m: np.ndarray, size: Tuple[int, int], method: str) -> np.ndarray:
+    try:  # the figures package has the resizers (bilinear with half-pixel centres, nearest)
+        from ..viz.imageops import upsample
+    except ImportError:  # a checkout without minicnn.viz: nearest neighbour is enough
+        if method != "nearest":
+            raise
+        H, W = size
+        return m[(np.arange(H) * m.shape[0]) // H][:, (np.arange(W) * m.shape[1]) // W]
+    return upsample(m, size, method=method)
+
+
+def upsample_to_input(maps, input_hw, method: str = "bilinear") -> np.ndarray:
+    """Resize maps (N, h, w) (or one (h, w)) to the input's (H, W), to overlay them on the images.
+
+    method: "bilinear" (smooth heatmaps) or "nearest" (shows the layer's true
+    resolution). Uses ``minicnn.viz.imageops.upsample``.
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    H, W = (int(s) for s in input_hw)
+    if maps.ndim == 2:
+        return _upsample_one(maps, (H, W), method)
+    if maps.ndim != 3:
+        raise ValueError(f"upsample_to_input: maps must be (N, h, w) or (h, w), got shape {maps.shape}")
+    return np.stack([_upsample_one(m, (H, W), method) for m in maps])

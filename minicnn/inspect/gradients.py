@@ -1,0 +1,187 @@
+"""Input gradients: how a chosen number inside the network changes with each input pixel.
+
+Every visualisation that "looks through the network back at the image"
+(saliency, activation maximization, Grad-CAM) starts from the same quantity:
+pick a scalar s inside the network, run the network forward, put ds/ds = 1 at
+the place where s is computed and back-propagate to the input. Because the
+samples of a batch do not interact in inference mode (dropout off, BatchNorm
+with its moving statistics), differentiating the *sum over the batch* of s
+gives every sample its own gradient in one backward pass.
+
+Targets, written as tuples:
+
+- ``("class", k)``: the **pre-softmax** score (logit) of class k. The
+  probability would be a poor target: raising it can be done by lowering the
+  other classes, and its gradient vanishes when the network is confident.
+  Works whether the softmax is inside the last Dense/Conv2D
+  (``activation="softmax"``) or a separate ``Softmax`` layer.
+- ``("unit", layer, j)``: unit j of a 2-D layer output (N, units), e.g. a
+  hidden Dense layer. This is the layer's *output*: after its built-in
+  activation if it has one (a ``Dense(128, activation="relu")`` gives the
+  post-ReLU value; build the model with a separate ``ReLU`` layer to target
+  the pre-activation).
+- ``("filter", layer, f)``: the mean of feature map f of any layer, i.e. the
+  mean over the spatial positions of channel f of an (N, h, w, F) output (on
+  a 2-D output it is unit f).
+
+``k``, ``j``, ``f`` may be an int (the same for every sample) or an (N,) array
+(one per sample, e.g. each image's predicted class).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from ._graph import as_float_input, backward_hooks, forward_hooks, input_only, layer_name, resolve_node, runner_to
+
+__all__ = ["Target", "input_gradient", "saliency", "objective_and_gradient"]
+
+_KINDS = ("class", "unit", "filter")
+
+
+class Target(NamedTuple):
+    """A parsed target: kind ("class" | "unit" | "filter"), layer name (None for class), index."""
+    kind: str
+    layer: Optional[str]
+    index: object
+
+
+def parse_target(target) -> Target:
+    """``("class", k)`` / ``("unit", layer, j)`` / ``("filter", layer, f)`` -> Target (checked)."""
+    if isinstance(target, Target):
+        return target
+    if not isinstance(target, (tuple, list)) or not target or target[0] not in _KINDS:
+        raise ValueError(f"target must be ('class', k), ('unit', layer, j) or ('filter', layer, f), got {target!r}")
+    if target[0] == "class":
+        if len(target) != 2:
+            raise ValueError(f"target ('class', k) takes one index, got {target!r}")
+        return Target("class", None, target[1])
+    if len(target) != 3:
+        raise ValueError(f"target ({target[0]!r}, layer, index) takes a layer and an index, got {target!r}")
+    return Target(target[0], layer_name(target[1]), target[2])
+
+
+class _Probe:
+    """A target bound to a model: forward to the target's node, seed, backward.
+
+    Built once and called many times (activation maximization does hundreds
+    of steps), so the sub-graph is found only once.
+    """
+
+    def __init__(self, model, target):
+        self.model = model
+        self.target = parse_target(target)
+        if self.target.kind == "class":
+            self.node = model.nodes[-1]
+        else:
+            self.node = resolve_node(model, self.target.layer)
+        # Only the part of the graph that the target depends on runs: the
+        # backward pass then starts at the target's node, with our seed.
+        self.runner = runner_to(model, self.node)
+        self.logits = self.target.kind == "class"
+
+    def _indices(self, out: np.ndarray) -> np.ndarray:
+        n, size = out.shape[0], out.shape[-1]
+        idx = np.asarray(self.target.index)
+        if idx.dtype.kind not in "iu":
+            raise ValueError(f"target {self.target}: the index must be an int or an array of ints, got {idx!r}")
+        idx = np.broadcast_to(idx, (n,)) if idx.ndim == 0 else idx
+        if idx.shape != (n,):
+            raise ValueError(f"target {self.target}: index must be an int or one per sample, shape ({n},), "
+                             f"got shape {idx.shape}")
+        if idx.min() < 0 or idx.max() >= size:
+            what = "classes" if self.target.kind == "class" else "units/filters"
+            raise ValueError(f"target {self.target}: index out of range, {self.node.layer.name} has {size} {what} "
+                             f"(output shape {out.shape})")
+        if self.target.kind == "unit" and out.ndim != 2:
+            raise ValueError(f"target {self.target}: 'unit' needs a 2-D output (N, units), {self.node.layer.name} "
+                             f"outputs {out.shape}; use ('filter', layer, f) for the mean of a feature map")
+        return idx
+
+    def seed(self, out: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(values (N,), seed shaped like out): s_n = mean over positions of out[n, ..., idx[n]],
+        and seed = ds/d out, which is 1/(number of positions) on channel idx[n], 0 elsewhere."""
+        idx = self._indices(out)
+        n = out.shape[0]
+        positions = int(np.prod(out.shape[1:-1]))  # 1 for (N, units)
+        seed = np.zeros_like(out)
+        seed[np.arange(n), ..., idx] = 1.0 / positions
+        values = (out * seed).reshape(n, -1).sum(axis=1)
+        return values, seed
+
+    def __call__(self, x: np.ndarray, watch=None):
+        """-> (values (N,), dx like x, watched) for input x.
+
+        watch: a layer (name or object) whose output A and gradient dS/dA are
+        also returned as ``watched = (A, dA)`` (Grad-CAM needs both), captured
+        with a forward and a backward hook; else watched is None.
+        """
+        captured = {}
+        watch_layers = [] if watch is None else [resolve_node(self.model, watch).layer]
+
+        def on_forward(layer, inputs, output):
+            captured["A"] = np.array(output, copy=True)
+
+        def on_backward(layer, grad_input, grad_output):
+            captured["dA"] = np.array(grad_output[0], copy=True)
+
+        with input_only(self.model), forward_hooks(watch_layers, on_forward), \
+                backward_hooks(watch_layers, on_backward):
+            out = self.runner.forward([x], training=False, keep_cache=True, logits=self.logits)[0]
+            values, seed = self.seed(out)
+            dx = self.runner.backward([seed], from_logits=self.logits)[0]
+            self.runner.caches = None  # the caches hold every activation: free them now
+        if dx is None:  # the target does not depend on the input at all
+            dx = np.zeros_like(x)
+        watched = None
+        if watch is not None:
+            if "A" not in captured or "dA" not in captured:
+                raise ValueError(f"layer {layer_name(watch)} is not between the input and the target {self.target}")
+            watched = (captured["A"], captured["dA"])
+        return values, dx, watched
+
+
+def objective_and_gradient(model, x, target, watch=None):
+    """The target's value per sample and its input gradient: ``(values (N,), dx (N, H, W, C))``.
+
+    See the module docstring for ``target``. With ``watch=layer`` also returns
+    that layer's output A and dS/dA as a third item ``(A, dA)``.
+    """
+    x = as_float_input(model, x)
+    values, dx, watched = _Probe(model, target)(x, watch)
+    return (values, dx) if watch is None else (values, dx, watched)
+
+
+def input_gradient(model, x, target) -> np.ndarray:
+    """Gradient of the target w.r.t. the input: dx (N, H, W, C) for x (N, H, W, C).
+
+    target: ``("class", k)`` (pre-softmax logit k), ``("unit", layer, j)`` or
+    ``("filter", layer, f)``; see the module docstring. The scalar
+    differentiated is the sum over the batch, so ``dx[n]`` is the gradient of
+    sample n's own value. The model runs in inference mode; no parameter
+    gradients are left behind.
+    """
+    return objective_and_gradient(model, x, target)[1]
+
+
+def saliency(model, x, class_index=None) -> np.ndarray:
+    """Saliency maps (Simonyan et al., 2014): (N, H, W) for x (N, H, W, C).
+
+    map[n, i, j] = max over channels c of |d logit_k / d x[n, i, j, c]|: how
+    much a small change of pixel (i, j) moves the class score. class_index: an
+    int, one per sample (N,), or None for each image's predicted class.
+    """
+    x = as_float_input(model, x)
+    if class_index is None:
+        class_index = predicted_classes(model, x)
+    dx = input_gradient(model, x, ("class", class_index))
+    return np.abs(dx).max(axis=-1)
+
+
+def predicted_classes(model, x) -> np.ndarray:
+    """argmax of the model's output for each sample, (N,) ints (inference mode, no caches kept)."""
+    x = as_float_input(model, x)
+    runner = runner_to(model, model.nodes[-1])
+    out = runner.forward([x], training=False, keep_cache=False, logits=True)[0]
+    return out.reshape(len(x), -1).argmax(axis=1)

@@ -1,0 +1,149 @@
+"""Statistics over a data set: which filters each class uses (PW11 ex. 1), the
+confusion matrix (Ex08 q. 3) and the parameter count of each layer (Ex08 q. 1.2).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, NamedTuple, Optional
+
+import numpy as np
+
+from ._graph import as_float_input, batches, collect_outputs, resolve_node, runner_to
+
+__all__ = ["FilterStatistics", "filter_statistics", "confusion_matrix", "ParameterRow", "ParameterTable",
+           "parameter_table"]
+
+
+def _labels(y) -> np.ndarray:
+    """Class indices (N,) from indices or one-hot (N, K)."""
+    y = np.asarray(y)
+    if y.ndim == 2:
+        y = y.argmax(axis=1)
+    if y.ndim != 1 or y.dtype.kind not in "iub":
+        raise ValueError(f"labels must be (N,) class indices or (N, K) one-hot, got shape {y.shape}, dtype {y.dtype}")
+    return y.astype(np.int64)
+
+
+@dataclass
+class FilterStatistics:
+    """Per-class statistics of one layer's filters (PW11 ex. 1).
+
+    layer: the layer's name.
+    classes: (K,) the class labels, sorted; row k of the arrays is classes[k].
+    counts: (K,) number of samples of each class.
+    mean_activation: (K, F) average output of each filter for each class: the
+        filter's map is averaged over positions, then over the class's samples.
+    mode_maps: (K, h, w) ints in 0..F-1: at each position, the filter that is
+        most often the strongest there among the class's samples (ties: the
+        smallest filter index).
+    """
+    layer: str
+    classes: np.ndarray
+    counts: np.ndarray
+    mean_activation: np.ndarray
+    mode_maps: np.ndarray
+
+    def __repr__(self) -> str:
+        K, F = self.mean_activation.shape
+        return (f"FilterStatistics(layer={self.layer!r}, {K} classes, {F} filters, "
+                f"maps {self.mode_maps.shape[1:]})")
+
+
+def filter_statistics(model, x, y, layer, batch_size: int = 256) -> FilterStatistics:
+    """Filter activation statistics per class for ``layer`` (PW11 ex. 1).
+
+    x: (N, H, W, C) images; y: (N,) labels or (N, K) one-hot; layer: a layer
+    with output (N, h, w, F) (or (N, F), treated as 1x1 maps).
+    For each class k, with A_n the layer's output for sample n:
+      mean_activation[k, f] = mean over samples n of class k of mean_{i,j} A_n[i, j, f]
+      mode_maps[k, i, j]    = mode over samples n of class k of argmax_f A_n[i, j, f]
+    """
+    y = _labels(y)
+    x = as_float_input(model, x)
+    if len(y) != len(x):
+        raise ValueError(f"filter_statistics: {len(x)} images but {len(y)} labels")
+    target = resolve_node(model, layer).layer
+    classes = np.unique(y)
+    sums = counts = votes = None
+    # Batch by batch, so a whole data set's activations never sit in memory at once.
+    for sl in batches(len(x), batch_size):
+        A = collect_outputs(model, x[sl], [target])[target.name]
+        if A.ndim == 2:
+            A = A[:, None, None, :]
+        if A.ndim != 4:
+            raise ValueError(f"filter_statistics: layer {target.name} outputs {A.shape}; expected (N, h, w, F)")
+        n, h, w, F = A.shape
+        if sums is None:
+            sums = np.zeros((len(classes), F))
+            counts = np.zeros(len(classes), dtype=np.int64)
+            votes = np.zeros((len(classes), h * w, F), dtype=np.int64)
+        k_of = np.searchsorted(classes, y[sl])          # row of each sample's class
+        np.add.at(sums, k_of, A.mean(axis=(1, 2)))
+        np.add.at(counts, k_of, 1)
+        winner = A.argmax(axis=-1).reshape(n, h * w)     # argmax takes the first (smallest) index on ties
+        pixel = np.broadcast_to(np.arange(h * w), (n, h * w))
+        np.add.at(votes, (k_of[:, None], pixel, winner), 1)  # votes[k, p, f] += 1
+    mean_activation = sums / counts[:, None]
+    mode_maps = votes.argmax(axis=-1).reshape(len(classes), h, w)  # most votes; ties -> smallest f
+    return FilterStatistics(target.name, classes, counts, mean_activation, mode_maps)
+
+
+def confusion_matrix(model, x, y, num_classes: Optional[int] = None, batch_size: int = 256) -> np.ndarray:
+    """(K, K) counts, rows = true class, columns = predicted (sklearn's layout).
+
+    y: (N,) labels or (N, K) one-hot. K defaults to the model's number of outputs.
+    """
+    from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+
+    y = _labels(y)
+    x = as_float_input(model, x)
+    runner = runner_to(model, model.nodes[-1])
+    pred = np.concatenate([runner.forward([x[sl]], training=False, keep_cache=False)[0].argmax(axis=-1)
+                           for sl in batches(len(x), batch_size)])
+    K = num_classes if num_classes is not None else int(model.output_shape[-1])
+    return sk_confusion_matrix(y, pred, labels=np.arange(K))
+
+
+class ParameterRow(NamedTuple):
+    """One layer: name, type, output shape (None = batch), parameter count, trainable count."""
+    name: str
+    type: str
+    output_shape: tuple
+    params: int
+    trainable: int
+
+
+class ParameterTable(list):
+    """A list of ParameterRow with totals; ``str(table)`` is a text table."""
+
+    @property
+    def total(self) -> int:
+        return sum(r.params for r in self)
+
+    @property
+    def trainable(self) -> int:
+        return sum(r.trainable for r in self)
+
+    def __str__(self) -> str:
+        lines = [f"{'layer':<20}{'type':<18}{'output shape':<22}{'params':>10}{'trainable':>11}"]
+        for r in self:
+            shape = "(" + ", ".join("None" if d is None else str(d) for d in r.output_shape) + ")"
+            lines.append(f"{r.name:<20}{r.type:<18}{shape:<22}{r.params:>10,}{r.trainable:>11,}")
+        lines.append(f"{'total':<60}{self.total:>10,}{self.trainable:>11,}")
+        return "\n".join(lines)
+
+
+def parameter_table(model) -> ParameterTable:
+    """Per layer (graph order): name, type, output shape, number of parameters, trainable ones.
+
+    ``table.total`` is the total (Ex08 q. 1.2 asks for each layer's count and the
+    total). A Conv2D has KH*KW*C_in*F + F parameters, a Dense in*out + out.
+    BatchNorm's moving statistics count as parameters but not trainable ones,
+    as in Keras.
+    """
+    table = ParameterTable()
+    for layer in model.layers:
+        trainable = sum(p.value.size for p in layer.trainable_params())
+        table.append(ParameterRow(layer.name, type(layer).__name__, tuple(layer.output_shape or ()),
+                                  layer.count_params(), int(trainable)))
+    return table
