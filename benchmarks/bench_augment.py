@@ -58,12 +58,17 @@ def check(name, fn, x):
 
 
 def time_it(fn, x, repeats):
-    times = []
+    """Median wall-clock and median CPU time (``process_time``) of one call, in seconds.
+
+    On a busy machine the wall clock also counts time spent waiting for a core;
+    CPU time is what the augmentation itself costs."""
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         fn(x)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - w0)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def main(argv=None):
@@ -77,15 +82,15 @@ def main(argv=None):
     xf = x8.astype(np.float32) / 255
     print(f"# {platform.processor() or platform.machine()}, numpy {np.__version__}, "
           f"batch {args.batch}x32x32x3, median of {args.repeats}")
-    print(f"| pipeline | ms / batch | images / s | within {BUDGET_MS} ms budget |")
-    print("| --- | ---: | ---: | :---: |")
+    print(f"| pipeline | wall ms / batch | CPU ms / batch | images / s (wall) | within {BUDGET_MS} ms |")
+    print("| --- | ---: | ---: | ---: | :---: |")
     for name, (fn, dtype) in pipelines().items():
         x = x8 if dtype == np.uint8 else xf
         check(name, fn, x)
-        sec = time_it(fn, x, args.repeats)
-        ok = "yes" if sec * 1e3 <= BUDGET_MS else "NO"
-        print(f"| {name.strip()} ({np.dtype(dtype).name}) | {sec * 1e3:.2f} | "
-              f"{args.batch / sec:,.0f} | {ok} |")
+        wall, cpu = time_it(fn, x, args.repeats)
+        ok = "yes" if wall * 1e3 <= BUDGET_MS else "NO"
+        print(f"| {name.strip()} ({np.dtype(dtype).name}) | {wall * 1e3:.2f} | {cpu * 1e3:.2f} | "
+              f"{args.batch / wall:,.0f} | {ok} |")
 
 
 if __name__ == "__main__":

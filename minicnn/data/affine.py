@@ -68,11 +68,12 @@ def _warp_py(src, mats, order, mode, cval, out, lo, hi):
     Ho, Wo = out.shape[1], out.shape[2]
     rounding = lo < hi
     for n in range(N):
-        m = mats[n]
+        m00, m01, m02 = mats[n, 0, 0], mats[n, 0, 1], mats[n, 0, 2]
+        m10, m11, m12 = mats[n, 1, 0], mats[n, 1, 1], mats[n, 1, 2]
         for i in range(Ho):
             for j in range(Wo):
-                x = m[0, 0] * j + m[0, 1] * i + m[0, 2]
-                y = m[1, 0] * j + m[1, 1] * i + m[1, 2]
+                x = m00 * j + m01 * i + m02  # where output (i, j) comes from
+                y = m10 * j + m11 * i + m12
                 if order == 0:
                     xs = _source_index(int(math.floor(x + 0.5)), W, mode)
                     ys = _source_index(int(math.floor(y + 0.5)), H, mode)
