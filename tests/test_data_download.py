@@ -152,3 +152,23 @@ def test_cifar10_offline_error(tmp_path):
 def test_unknown_dataset_name():
     with pytest.raises(ValueError, match="unknown dataset"):
         download_dataset("imagenet")
+
+
+def test_cli_data_download(server, mnist_files, tmp_path, monkeypatch, capsys):
+    try:
+        from minicnn.cli import main
+    except ImportError as e:  # the CLI wires sub-commands owned by others
+        pytest.skip(f"minicnn.cli not importable yet: {e}")
+    monkeypatch.setitem(dl.MIRRORS, "mnist", [closed_port_url(), server.url + "mnist/"])
+    monkeypatch.setitem(dl.MD5, "mnist", {n: md5(d) for n, d in mnist_files.items()})
+    assert main(["data", "download", "mnist", "--root", str(tmp_path)]) == 0
+    assert str(tmp_path / "mnist") in capsys.readouterr().out
+    assert leftovers(tmp_path) == sorted(f"mnist/{n}" for n in IDX_NAMES)
+
+
+def test_an_unreachable_mirror_is_tried_once(tmp_path):
+    dead = closed_port_url()
+    with pytest.raises(DatasetError) as err:
+        load_mnist(root=tmp_path, mirrors=[dead], progress=False)
+    assert str(err.value).count("cannot connect") == 1
+    assert str(err.value).count("skipped") == 3

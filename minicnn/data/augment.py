@@ -22,8 +22,17 @@ Each call draws, for every image of the batch, one random transformation:
 - fill_mode: how to fill pixels that come from outside the image:
   "nearest" (default), "constant" (with ``cval``), "reflect", "wrap".
 
-Pixels are resampled bilinearly (as Keras does) by the kernel in ``affine.py``.
-Order, as in Keras: geometry, then flips, then brightness.
+Pixels are resampled bilinearly (as Keras does; ``interpolation="nearest"``
+is cheaper) by the kernel in ``affine.py``. Order, as in Keras: geometry,
+then flips, then brightness.
+
+value_range: where brightness clips. By default (None) 0-255 for uint8
+batches and for float batches whose maximum exceeds 1, else 0-1; give
+``(lo, hi)`` to be explicit.
+
+Differences from Keras, on purpose: an int shift range r draws from -r..r
+(Keras: -(r-1)..r-1); a list of shifts is used as given (Keras also flips
+its sign at random); shear is a pure shear matrix.
 """
 from __future__ import annotations
 

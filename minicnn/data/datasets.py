@@ -134,7 +134,10 @@ class Subset(Dataset):
         return self.dataset[int(self.indices[index])]
 
     def get_batch(self, indices):
-        return self.dataset.get_batch(self.indices[np.asarray(indices, dtype=np.int64)])
+        parent = self.indices[np.asarray(indices, dtype=np.int64)]
+        if hasattr(self.dataset, "get_batch"):
+            return self.dataset.get_batch(parent)
+        return Dataset.get_batch(self.dataset, parent)  # one by one
 
     def __repr__(self):
         return f"Subset(n={len(self)}, of={self.dataset!r})"

@@ -81,7 +81,15 @@ class CorruptFileWarning(UserWarning):
 
 
 class _Failure(Exception):
-    """One URL failed; the message says why. Collected into the final DatasetError."""
+    """One URL failed; the message says why. Collected into the final DatasetError.
+
+    ``unreachable``: the host could not be reached at all (no network, DNS,
+    timeout), so its other files need not be tried either.
+    """
+
+    def __init__(self, message, unreachable=False):
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 def md5sum(path, chunk: int = 1 << 20) -> str:
@@ -125,7 +133,9 @@ def _fetch(url: str, dest: Path, md5: str | None, progress: bool, timeout: float
     except urllib.error.HTTPError as e:
         raise _Failure(f"HTTP {e.code} {e.reason}") from e
     except urllib.error.URLError as e:
-        raise _Failure(f"cannot connect ({e.reason})") from e
+        raise _Failure(f"cannot connect ({e.reason})", unreachable=True) from e
+    except TimeoutError as e:
+        raise _Failure(f"timed out after {timeout} s", unreachable=tmp is None) from e
     except (OSError, http.client.HTTPException, ValueError) as e:
         raise _Failure(f"{type(e).__name__}: {e}") from e
     finally:
@@ -168,18 +178,23 @@ def ensure_files(files: dict[str, str | None], folder, mirrors, download: bool =
             f"{what}: missing or corrupted file(s) {', '.join(todo)} in {folder} and "
             f"download=False. Place the official files there (from "
             f"{', '.join(_url(m, todo[0]) for m in mirrors)}), pass download=True, "
-            f"or run `minicnn data download`."
+            f"or run `minicnn data download {what}`."
         )
     folder.mkdir(parents=True, exist_ok=True)
-    attempts, failed = [], []
+    attempts, failed, unreachable = [], [], set()
     for name in todo:
         for base in mirrors:
             url = _url(base, name)
+            if base in unreachable:
+                attempts.append(f"  {url}: skipped (host unreachable above)")
+                continue
             try:
                 _fetch(url, folder / name, files[name], progress, timeout)
                 break
             except _Failure as e:
                 attempts.append(f"  {url}: {e}")
+                if e.unreachable:
+                    unreachable.add(base)
         else:
             failed.append(name)
     if failed:
