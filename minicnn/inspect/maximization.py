@@ -138,7 +138,7 @@ def _start_image(start, shape, value_range, rng, dtype) -> np.ndarray:
 def activation_maximization(model, layer, index, steps: int = 200, learning_rate: float = 0.05,
                             l2: float = 0.05, total_variation: float = 0.1, jitter: int = 1,
                             blur_every: int = 4, blur_sigma: float = 0.5, seed: int = 0,
-                            start="zeros", input_shape: Optional[Sequence[int]] = None,
+                            start="noise", input_shape: Optional[Sequence[int]] = None,
                             value_range: Optional[Tuple[float, float]] = (0.0, 1.0),
                             dtype=np.float32) -> Tuple[np.ndarray, np.ndarray]:
     """Gradient ascent on the input to maximise one activation.
@@ -155,8 +155,10 @@ def activation_maximization(model, layer, index, steps: int = 200, learning_rate
     blur_every, blur_sigma: Gaussian blur of std blur_sigma every blur_every
         steps (0 disables).
     seed: for jitter and the "noise" start.
-    start: "zeros" (the empty image), "noise" (gray + noise) or an array
-        (H, W, C) / (K, H, W, C).
+    start: "noise" (gray + a little noise, seeded), "zeros" (Ex08's empty
+        image) or an array (H, W, C) / (K, H, W, C). "zeros" can stall: if
+        every first-layer ReLU sits exactly at 0 (zero biases, as in an
+        untrained network) the gradient is exactly 0; noise breaks that tie.
     input_shape: (H, W, C), needed only when the model accepts any size.
     value_range: pixels are clipped to (lo, hi) after each step; None: no clipping.
 

@@ -1,0 +1,378 @@
+"""minicnn.inspect: every result is compared with a direct computation
+(manual layer chaining, float64 numerical gradients, explicit loops)."""
+import numpy as np
+import pytest
+
+import minicnn as mc
+from minicnn import inspect as ins
+from minicnn.testing import numerical_gradient, relative_error
+
+
+def to_float64(model):
+    for layer in model.layers:
+        for p in layer.params.values():
+            p.value = p.value.astype(np.float64)
+    return model
+
+
+def small_cnn(seed=0, softmax=True):
+    """CONV-RELU-MAXP-CONV-RELU-FLATTEN-DENSE(tanh)-DENSE(softmax), float64."""
+    return to_float64(mc.Sequential([
+        mc.Input((6, 6, 2)),
+        mc.Conv2D(3, 3, padding="same", name="c1"), mc.ReLU(name="r1"), mc.MaxPool2D(2, name="p1"),
+        mc.Conv2D(4, 2, padding="same", name="c2"), mc.ReLU(name="r2"),
+        mc.Flatten(name="flat"), mc.Dense(5, activation="tanh", name="fc1"),
+        mc.Dense(3, activation="softmax" if softmax else None, name="out"),
+    ], seed=seed))
+
+
+def gap_cnn(seed=1):
+    """conv -> GlobalAvgPool2D -> Dense: the network CAM needs."""
+    return to_float64(mc.Sequential([
+        mc.Input((8, 8, 2)),
+        mc.Conv2D(4, 3, padding="same", name="c1"), mc.ReLU(name="r1"),
+        mc.Conv2D(5, 3, name="c2"), mc.ReLU(name="feat"),
+        mc.GlobalAvgPool2D(name="gap"), mc.Dropout(0.3, name="drop"), mc.Dense(3, activation="softmax", name="out"),
+    ], seed=seed))
+
+
+def residual_cnn(seed=2):
+    x = mc.Input((5, 5, 2))
+    h = mc.Conv2D(3, 3, padding="same", name="stem")(x)
+    r = mc.ReLU(name="stem_relu")(h)
+    b = mc.Conv2D(3, 3, padding="same", name="branch")(r)
+    s = mc.Add(name="add")([b, r])
+    a = mc.ReLU(name="block_relu")(s)
+    y = mc.Dense(4, name="logits")(mc.Flatten(name="flat")(a))
+    y = mc.Softmax(name="softmax")(y)
+    return to_float64(mc.Model(x, y, seed=seed))
+
+
+def no_hooks(model):
+    return all(not l._forward_hooks and not l._backward_hooks for l in model.layers)
+
+
+@pytest.fixture
+def x6():
+    return np.random.default_rng(0).normal(size=(3, 6, 6, 2))
+
+
+# ----------------------------------------------------------------- activations
+def test_activations_equal_manual_chain(x6):
+    model = small_cnn()
+    acts = ins.activations(model, x6)
+    assert list(acts) == ["c1", "r1", "p1", "c2", "r2", "flat", "fc1", "out"]  # graph order
+    h = x6
+    for layer in model.layers:  # chain the layers by hand
+        h = layer.forward(h)
+        np.testing.assert_allclose(acts[layer.name], h, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(acts["out"], model.forward(x6), rtol=1e-12)
+    assert no_hooks(model)
+    # a subset comes back in graph order whatever the order asked
+    assert list(ins.activations(model, x6, layers=["fc1", "c1"])) == ["c1", "fc1"]
+
+
+def test_activations_of_a_residual_graph():
+    model = residual_cnn()
+    x = np.random.default_rng(1).normal(size=(2, 5, 5, 2))
+    acts = ins.activations(model, x, batch_size=1)
+    stem = model.get_layer("stem").forward(x)
+    r = np.maximum(stem, 0)
+    b = model.get_layer("branch").forward(r)
+    np.testing.assert_allclose(acts["add"], b + r, rtol=1e-12)
+    np.testing.assert_allclose(acts["block_relu"], np.maximum(b + r, 0), rtol=1e-12)
+    np.testing.assert_allclose(acts["softmax"], model.forward(x), rtol=1e-12)
+
+
+def test_hooks_removed_also_after_an_exception(x6):
+    model = small_cnn()
+    layer = model.get_layer("c2")
+    original = layer._forward
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    layer._forward = broken
+    with pytest.raises(RuntimeError, match="boom"):
+        ins.activations(model, x6)
+    layer._forward = original
+    assert no_hooks(model)
+    # after removal, forward passes no longer reach a previous result
+    acts = ins.activations(model, x6[:1])
+    before = {k: v.copy() for k, v in acts.items()}
+    model.forward(x6)
+    for k in acts:
+        np.testing.assert_array_equal(acts[k], before[k])
+
+
+# ----------------------------------------------------------------- gradients
+def _scalar(model, x, target):
+    """The target's value summed over the batch, computed without minicnn.inspect.gradients."""
+    kind = target[0]
+    if kind == "class":
+        k = np.broadcast_to(target[1], (len(x),))
+        return model.forward(x, logits=True)[np.arange(len(x)), k].sum()
+    out = ins.activations(model, x, layers=[target[1]])[target[1]]
+    j = np.broadcast_to(target[2], (len(x),))
+    if kind == "unit":
+        return out[np.arange(len(x)), j].sum()
+    return sum(out[n, ..., j[n]].mean() for n in range(len(x)))
+
+
+@pytest.mark.parametrize("target", [
+    ("class", 2), ("class", np.array([0, 2, 1])),
+    ("unit", "fc1", 3), ("unit", "fc1", np.array([4, 0, 1])),
+    ("filter", "c1", 1), ("filter", "r2", 3), ("filter", "p1", 0),
+])
+def test_input_gradient_equals_numerical_gradient(x6, target):
+    model = small_cnn()
+    dx = ins.input_gradient(model, x6, target)
+    assert dx.shape == x6.shape
+    num = numerical_gradient(lambda: _scalar(model, x6, target), x6)
+    assert relative_error(dx, num) < 1e-6
+
+
+def test_class_target_is_the_logit_not_the_probability(x6):
+    """Same weights with and without the final softmax: identical class gradients."""
+    with_softmax, linear = small_cnn(seed=3, softmax=True), small_cnn(seed=3, softmax=False)
+    g1 = ins.input_gradient(with_softmax, x6, ("class", 1))
+    g2 = ins.input_gradient(linear, x6, ("class", 1))
+    np.testing.assert_allclose(g1, g2, rtol=1e-10, atol=1e-14)
+    prob = numerical_gradient(lambda: with_softmax.forward(x6)[:, 1].sum(), x6)
+    assert relative_error(g1, prob) > 1e-2  # the probability's gradient is a different thing
+
+
+def test_input_gradient_with_separate_softmax_layer_and_residual():
+    model = residual_cnn()
+    x = np.random.default_rng(4).normal(size=(2, 5, 5, 2))
+    for target in [("class", 3), ("filter", "add", 2), ("unit", "logits", 0)]:
+        dx = ins.input_gradient(model, x, target)
+        num = numerical_gradient(lambda: _scalar(model, x, target), x)
+        assert relative_error(dx, num) < 1e-6, target
+
+
+def test_saliency_is_max_abs_gradient_over_channels(x6):
+    model = small_cnn()
+    sal = ins.saliency(model, x6, 1)
+    dx = numerical_gradient(lambda: _scalar(model, x6, ("class", 1)), x6)
+    np.testing.assert_allclose(sal, np.abs(dx).max(axis=-1), rtol=1e-5, atol=1e-9)
+    pred = model.forward(x6).argmax(axis=1)
+    np.testing.assert_allclose(ins.saliency(model, x6), ins.saliency(model, x6, pred))
+
+
+def test_bad_targets_raise(x6):
+    model = small_cnn()
+    with pytest.raises(ValueError, match="out of range"):
+        ins.input_gradient(model, x6, ("class", 3))
+    with pytest.raises(ValueError, match="2-D"):
+        ins.input_gradient(model, x6, ("unit", "c1", 0))
+    with pytest.raises(ValueError, match="no layer"):
+        ins.input_gradient(model, x6, ("filter", "nope", 0))
+    with pytest.raises(ValueError):
+        ins.input_gradient(model, x6, ("logit", 0))
+
+
+# ----------------------------------------------------------------- CAM
+def test_grad_cam_equals_relu_cam_up_to_a_positive_scale():
+    model = gap_cnn()
+    x = np.random.default_rng(5).normal(size=(4, 8, 8, 2))
+    c = np.array([0, 1, 2, 1])
+    cam = ins.class_activation_map(model, x, c)
+    gcam = ins.grad_cam(model, x, c)  # default layer: the last 4-D output, "feat"
+    assert ins.default_cam_layer(model) == "feat"
+    assert cam.shape == gcam.shape == (4, 6, 6)
+    relu_cam = np.maximum(cam, 0)
+    for n in range(len(x)):
+        scale = gcam[n].sum() / relu_cam[n].sum()
+        assert scale > 0
+        np.testing.assert_allclose(gcam[n], scale * relu_cam[n], rtol=1e-10, atol=1e-12)
+        assert scale == pytest.approx(1 / 36)  # d logit / dA = w / (h w)
+    # the CAM's mean is the class score minus the bias
+    bias = model.get_layer("out").params["bias"].value
+    logits = model.forward(x, logits=True)
+    np.testing.assert_allclose(cam.mean(axis=(1, 2)) + bias[c], logits[np.arange(4), c], rtol=1e-10)
+
+
+def test_grad_cam_on_an_inner_layer_matches_numerical_gradients(x6):
+    model = small_cnn()
+    c = 2
+    A = ins.activations(model, x6, layers=["c2"])["c2"]
+    # alpha_f = mean over positions of d logit / d A: perturb A by running the rest of the net by hand
+    rest = [model.get_layer(n) for n in ("r2", "flat", "fc1")]
+
+    def logit_from_A():
+        h = A
+        for layer in rest:
+            h = layer.forward(h)
+        out = model.get_layer("out")
+        return (h @ out.params["kernel"].value + out.params["bias"].value)[:, c].sum()
+
+    dA = numerical_gradient(logit_from_A, A)
+    expected = np.maximum(np.einsum("nijf,nf->nij", A, dA.mean(axis=(1, 2))), 0)
+    np.testing.assert_allclose(ins.grad_cam(model, x6, c, layer="c2"), expected, rtol=1e-6, atol=1e-9)
+
+
+def test_cam_needs_gap_and_upsample(x6):
+    with pytest.raises(ValueError, match="GlobalAvgPool2D"):
+        ins.class_activation_map(small_cnn(), x6, 0)
+    maps = np.random.default_rng(0).random((2, 3, 3))
+    up = ins.upsample_to_input(maps, (6, 6), method="nearest")
+    assert up.shape == (2, 6, 6)
+    np.testing.assert_array_equal(up[:, ::2, ::2], maps)
+    np.testing.assert_allclose(ins.upsample_to_input(np.full((1, 2, 2), 3.0), (8, 8)), 3.0)
+
+
+# ----------------------------------------------------------------- maximization
+def test_total_variation_gradient_is_exact():
+    x = np.random.default_rng(0).normal(size=(2, 4, 5, 2))
+    num = numerical_gradient(lambda: ins.total_variation(x).sum(), x)
+    assert relative_error(ins.total_variation_gradient(x), num) < 1e-8
+    direct = sum(((x[0, i + 1, j] - x[0, i, j]) ** 2).sum() for i in range(3) for j in range(5)) + \
+        sum(((x[0, i, j + 1] - x[0, i, j]) ** 2).sum() for i in range(4) for j in range(4))
+    assert ins.total_variation(x)[0] == pytest.approx(direct)
+
+
+def test_gaussian_blur_matches_scipy():
+    from scipy.ndimage import gaussian_filter1d
+    x = np.random.default_rng(1).random((2, 9, 7, 3))
+    expected = gaussian_filter1d(gaussian_filter1d(x, 1.0, axis=1, mode="mirror", truncate=3.0), 1.0, axis=2,
+                                 mode="mirror", truncate=3.0)
+    np.testing.assert_allclose(ins.gaussian_blur(x, 1.0), expected, rtol=1e-10)
+    assert ins.gaussian_kernel1d(0.7).sum() == pytest.approx(1.0)
+
+
+def _am(model, **kw):
+    base = dict(steps=30, learning_rate=0.05, l2=0.0, total_variation=0.0, jitter=0, blur_every=0, seed=0)
+    base.update(kw)
+    return ins.activation_maximization(model, **base)
+
+
+def test_activation_maximization_increases_its_objective():
+    model = small_cnn()
+    for layer, index in [("out", 1), ("fc1", 2), ("c2", 0)]:
+        img, hist = ins.activation_maximization(model, layer, index, steps=40, seed=0)
+        assert img.shape == (6, 6, 2) and hist.shape == (41,)
+        assert hist[-1] > hist[0], (layer, hist[[0, -1]])
+        assert img.min() >= 0 and img.max() <= 1
+        # history's last value is the objective of the returned image
+        assert hist[-1] == pytest.approx(_scalar(model, img[None], ("class", index) if layer == "out"
+                                                 else ("unit" if layer == "fc1" else "filter", layer, index)))
+    imgs, hist = ins.activation_maximization(model, "out", [0, 1, 2], steps=20)
+    assert imgs.shape == (3, 6, 6, 2) and hist.shape == (21, 3)
+    assert np.all(hist[-1] > hist[0])
+
+
+def test_each_regularizer_does_what_it_says():
+    model = small_cnn()
+    plain, _ = _am(model, layer="out", index=0, start="noise", value_range=None)
+    tv, _ = _am(model, layer="out", index=0, start="noise", value_range=None, total_variation=0.5)
+    assert ins.total_variation(tv[None])[0] < ins.total_variation(plain[None])[0]
+    l2, _ = _am(model, layer="out", index=0, start="noise", value_range=None, l2=0.5)
+    assert np.linalg.norm(l2) < np.linalg.norm(plain)
+    blurred, _ = _am(model, layer="out", index=0, start="noise", value_range=None, blur_every=2, blur_sigma=1.0)
+    assert ins.total_variation(blurred[None])[0] < ins.total_variation(plain[None])[0]
+    clipped, _ = _am(model, layer="out", index=0, start="noise", value_range=(0.2, 0.6), steps=60)
+    assert clipped.min() >= 0.2 and clipped.max() <= 0.6 and plain.max() > 0.6
+    # jitter: seeded, so reproducible, and a different path than without it
+    j1, _ = _am(model, layer="out", index=0, jitter=2, seed=5)
+    j2, _ = _am(model, layer="out", index=0, jitter=2, seed=5)
+    np.testing.assert_array_equal(j1, j2)
+    assert not np.allclose(j1, _am(model, layer="out", index=0)[0])
+
+
+# ----------------------------------------------------------------- statistics
+def test_filter_statistics_equals_a_direct_loop(x6):
+    model = small_cnn()
+    x = np.concatenate([x6, -x6, 0.5 * x6])
+    y = np.array([0, 1, 1, 2, 0, 2, 1, 1, 0])
+    stats = ins.filter_statistics(model, x, y, "r1", batch_size=4)
+    A = ins.activations(model, x, layers=["r1"])["r1"]  # (9, 6, 6, 3)
+    K, (h, w, F) = 3, A.shape[1:]
+    np.testing.assert_array_equal(stats.classes, [0, 1, 2])
+    np.testing.assert_array_equal(stats.counts, [3, 4, 2])
+    for k in range(K):
+        members = [n for n in range(len(x)) if y[n] == k]
+        for f in range(F):
+            expected = np.mean([A[n, :, :, f].mean() for n in members])
+            assert stats.mean_activation[k, f] == pytest.approx(expected)
+        for i in range(h):
+            for j in range(w):
+                winners = []
+                for n in members:
+                    vals = list(A[n, i, j])
+                    winners.append(vals.index(max(vals)))  # first maximum = smallest index
+                counts = [winners.count(f) for f in range(F)]
+                assert stats.mode_maps[k, i, j] == counts.index(max(counts))
+    one_hot = np.eye(3)[y]
+    np.testing.assert_array_equal(ins.filter_statistics(model, x, one_hot, "r1").mode_maps, stats.mode_maps)
+
+
+def test_features_confusion_matrix_and_parameter_table(x6):
+    model = small_cnn()
+    x = np.concatenate([x6, -x6])
+    f = ins.features(model, x, "r2", batch_size=4)
+    np.testing.assert_allclose(f, ins.activations(model, x)["r2"].reshape(len(x), -1), rtol=1e-12)
+    y = np.array([0, 1, 2, 2, 1, 0])
+    pred = model.forward(x).argmax(axis=1)
+    cm = ins.confusion_matrix(model, x, y, batch_size=4)
+    expected = np.zeros((3, 3), dtype=int)
+    for t, p in zip(y, pred):
+        expected[t, p] += 1
+    np.testing.assert_array_equal(cm, expected)
+    table = ins.parameter_table(model)
+    counts = {r.name: r.params for r in table}
+    assert counts == {"c1": 3 * 3 * 2 * 3 + 3, "r1": 0, "p1": 0, "c2": 2 * 2 * 3 * 4 + 4, "r2": 0, "flat": 0,
+                      "fc1": 3 * 3 * 4 * 5 + 5, "out": 5 * 3 + 3}
+    assert table.total == model.count_params() == sum(counts.values())
+    assert table[0].output_shape == (None, 6, 6, 3) and "total" in str(table)
+
+
+def test_tsne_is_seeded_and_keeps_clusters():
+    rng = np.random.default_rng(0)
+    feats = np.concatenate([rng.normal(0, 0.1, (15, 5)), rng.normal(5, 0.1, (15, 5))])
+    e1, e2 = ins.tsne(feats, seed=0, max_iter=250), ins.tsne(feats, seed=0, max_iter=250)
+    assert e1.shape == (30, 2)
+    np.testing.assert_allclose(e1, e2)
+    # every point's nearest neighbour in the map is from its own cluster
+    d = np.linalg.norm(e1[:, None] - e1[None], axis=-1) + np.eye(30) * 1e9
+    assert np.all((d.argmin(axis=1) < 15) == (np.arange(30) < 15))
+
+
+# ----------------------------------------------------------------- no side effects
+def test_no_gradients_or_hooks_left_behind(x6):
+    model = small_cnn()
+    gm = gap_cnn()
+    x8 = np.random.default_rng(1).normal(size=(2, 8, 8, 2))
+    # a half-accumulated training step must survive inspection untouched
+    for m in (model, gm):
+        for layer in m.layers:
+            for p in layer.params.values():
+                p.grad = np.full_like(p.value, 0.25)
+    model.get_layer("c1").trainable = False
+    calls = [
+        lambda: ins.activations(model, x6),
+        lambda: ins.input_gradient(model, x6, ("class", 0)),
+        lambda: ins.input_gradient(model, x6, ("filter", "c2", 1)),
+        lambda: ins.saliency(model, x6),
+        lambda: ins.activation_maximization(model, "out", 0, steps=3),
+        lambda: ins.grad_cam(model, x6, 0),
+        lambda: ins.class_activation_map(gm, x8, 1),
+        lambda: ins.grad_cam(gm, x8, 1),
+        lambda: ins.filter_statistics(model, x6, [0, 1, 0], "r1"),
+        lambda: ins.features(model, x6, "fc1"),
+        lambda: ins.confusion_matrix(model, x6, [0, 1, 2]),
+    ]
+    weights = [w.copy() for w in model.get_weights()]
+    for call in calls:
+        call()
+        for m in (model, gm):
+            assert no_hooks(m)
+            for layer in m.layers:
+                for p in layer.params.values():
+                    np.testing.assert_array_equal(p.grad, 0.25)
+    assert [l.trainable for l in model.layers] == [l.name != "c1" for l in model.layers]
+    for w, w0 in zip(model.get_weights(), weights):
+        np.testing.assert_array_equal(w, w0)
+    model.zero_grad()
+    ins.input_gradient(model, x6, ("class", 0))
+    assert all(p.grad is None for l in model.layers for p in l.params.values())
