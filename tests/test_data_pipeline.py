@@ -82,6 +82,9 @@ def test_loader_over_a_generic_dataset():
 
     xb, yb = list(DataLoader(Squares(), batch_size=3))[-1]
     assert xb.shape == (1, 2, 2, 1) and yb.tolist() == [36]
+    a, b = random_split(Squares(), [4, 3], seed=0)
+    xb, yb = next(iter(DataLoader(b, batch_size=3)))
+    assert (xb[:, 0, 0, 0] ** 2 == yb).all() and sorted(yb) == sorted(np.asarray(b.indices) ** 2)
     with pytest.raises(ValueError, match="DataLoader: batch_size must be an int >= 1, got 0"):
         DataLoader(Squares(), batch_size=0)
 
@@ -165,8 +168,7 @@ def test_fit_calls_the_augmenter_on_training_batches_only():
         pytest.skip("Sequential.fit(augment=...) not available")
     rng = np.random.default_rng(0)
     x, y = rng.random((40, 4, 4, 1)).astype(np.float32), rng.integers(0, 2, 40)
-    xv = rng.random((8, 4, 4, 1)).astype(np.float32) + 10.0  # recognisable validation images
-    yv = rng.integers(0, 2, 8)
+    x[-8:] += 10.0  # validation_split takes the last 8: recognisable validation images
     seen = []
 
     def spy(batch):
@@ -175,9 +177,10 @@ def test_fit_calls_the_augmenter_on_training_batches_only():
 
     model = mc.Sequential([mc.Input((4, 4, 1)), mc.Flatten(), mc.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x, y, epochs=2, batch_size=16, validation_data=(xv, yv), augment=spy, verbose=0)
+    history = model.fit(x, y, epochs=2, batch_size=16, validation_split=0.2, augment=spy, verbose=0)
+    assert "val_loss" in history.history
     assert seen and all(b.dtype == np.float32 and b.max() < 10 for b in seen)
-    assert sum(len(b) for b in seen) == 2 * len(x)
+    assert sum(len(b) for b in seen) == 2 * 32  # every training sample, every epoch
 
 
 # ------------------------------------------------------------------ preprocessing
