@@ -330,7 +330,7 @@ def test_features_confusion_matrix_and_parameter_table(x6):
 def test_tsne_is_seeded_and_keeps_clusters():
     rng = np.random.default_rng(0)
     feats = np.concatenate([rng.normal(0, 0.1, (15, 5)), rng.normal(5, 0.1, (15, 5))])
-    e1, e2 = ins.tsne(feats, seed=0, max_iter=250), ins.tsne(feats, seed=0, max_iter=250)
+    e1, e2 = ins.tsne(feats, seed=0, max_iter=500), ins.tsne(feats, seed=0, max_iter=500)
     assert e1.shape == (30, 2)
     np.testing.assert_allclose(e1, e2)
     # every point's nearest neighbour in the map is from its own cluster
