@@ -132,3 +132,35 @@ def load_model(path):
         c = config["compile"]
         model.compile(optimizer=optim.get(c["optimizer"]), loss=losses.get(c["loss"]), metrics=c["metrics"])
     return model
+
+
+def load_weights(model, path, skip_mismatch=False) -> None:
+    """Copy the weights of a saved model into ``model`` (see Model.load_weights)."""
+    path = str(path)
+    if not os.path.exists(path) and os.path.exists(path + ".npz"):
+        path += ".npz"
+    model._require_built("load_weights")
+    with np.load(path, allow_pickle=False) as archive:
+        if "__model__" not in archive.files:
+            raise ValueError(f"load_weights: {path} has no '__model__' entry; was it written by model.save?")
+        config = json.loads(str(archive["__model__"]))
+        saved = []
+        for entry in config["layers"]:
+            name = entry["config"]["name"]
+            arrays = [archive[k] for k in archive.files if k.startswith(name + "/")]
+            if arrays:
+                order = [k for k in archive.files if k.startswith(name + "/")]
+                saved.append((name, dict(zip([k.split("/", 1)[1] for k in order], arrays))))
+    targets = [l for l in model.layers if l.params]
+    if len(saved) != len(targets):
+        raise ValueError(f"load_weights: {path} has {len(saved)} layers with weights, the model has {len(targets)}")
+    for (name, arrays), layer in zip(saved, targets):
+        shapes_ok = set(arrays) == set(layer.params) and all(
+            arrays[k].shape == p.value.shape for k, p in layer.params.items())
+        if not shapes_ok:
+            if skip_mismatch:
+                continue
+            raise ValueError(f"load_weights: saved layer {name} {[(k, a.shape) for k, a in arrays.items()]} does not "
+                             f"fit {layer.name} {[(k, p.value.shape) for k, p in layer.params.items()]}")
+        for k, p in layer.params.items():
+            p.value = np.ascontiguousarray(arrays[k], dtype=p.value.dtype)

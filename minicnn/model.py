@@ -244,16 +244,19 @@ class Model:
         self.metric_names = [metrics_mod.get(m)[0] for m in (metrics or [])]
         return self
 
-    def fit(self, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
+    def fit(self, x, y=None, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
             shuffle=True, augment=None, callbacks=(), verbose=1, seed=None, initial_epoch=0):
-        """Train; returns a History (``history.history["loss"]`` etc., one value per epoch)."""
+        """Train on arrays (x, y), or on a loader of (x_batch, y_batch) with y=None.
+
+        Returns a History (``history.history["loss"]`` etc., one value per epoch).
+        """
         from .train import fit
         return fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
                    validation_data=validation_data, shuffle=shuffle, augment=augment, callbacks=callbacks,
                    verbose=verbose, seed=seed, initial_epoch=initial_epoch)
 
-    def evaluate(self, x, y, batch_size=32, verbose=0):
-        """-> {"loss": ..., "accuracy": ...} over the whole set."""
+    def evaluate(self, x, y=None, batch_size=32, verbose=0):
+        """-> {"loss": ..., "accuracy": ...} over the whole set (arrays or a loader)."""
         from .train import evaluate
         return evaluate(self, x, y, batch_size=batch_size, verbose=verbose)
 
@@ -262,9 +265,28 @@ class Model:
         from .train import predict
         return predict(self, x, batch_size=batch_size, verbose=verbose)
 
+    def train_on_batch(self, x, y):
+        """One optimizer step on one batch (a hand-written loop's building block). -> loss."""
+        from .train import train_step
+        if self.optimizer is None:
+            raise RuntimeError(f"{self.name}: call compile(...) before train_on_batch")
+        self._ensure_built_for(x)
+        return train_step(self, x, y)[0]
+
     def save(self, path):
+        """Architecture, weights and compile settings in one .npz (no pickle)."""
         from .io import save_model
         save_model(self, path)
+
+    def load_weights(self, path, skip_mismatch=False):
+        """Copy weights from a file written by ``save`` into this model, layer by layer in order.
+
+        Layers are matched by position among the layers that have parameters,
+        so a model rebuilt with other names loads fine. ``skip_mismatch``:
+        leave layers whose shapes differ untouched (fine-tuning a new head).
+        """
+        from .io import load_weights
+        load_weights(self, path, skip_mismatch=skip_mismatch)
 
     def get_config(self) -> dict:
         from .io import model_config

@@ -67,8 +67,34 @@ def _batches(n, batch_size, order=None):
         yield idx[start:start + batch_size]
 
 
-def fit(model, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None, shuffle=True,
+def _is_loader(x, y):
+    """fit(loader) / evaluate(loader): an iterable of (x_batch, y_batch) such as a DataLoader."""
+    return (y is None and not isinstance(x, (np.ndarray, tuple, list)) and hasattr(x, "__iter__")
+            and hasattr(x, "__len__"))
+
+
+class _ArrayBatches:
+    """Mini-batches of in-memory arrays, reshuffled every epoch from one generator."""
+
+    def __init__(self, x, y, batch_size, shuffle, rng):
+        self.x, self.y, self.batch_size, self.shuffle, self.rng = x, y, batch_size, shuffle, rng
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __iter__(self):
+        order = self.rng.permutation(len(self.x)) if self.shuffle else None
+        for idx in _batches(len(self.x), self.batch_size, order):
+            yield self.x[idx], self.y[idx]
+
+
+def fit(model, x, y=None, epochs=1, batch_size=32, validation_split=0.0, validation_data=None, shuffle=True,
         augment=None, callbacks=(), verbose=1, seed=None, initial_epoch=0):
+    """Train ``model`` on arrays (x, y) or on a loader of (x_batch, y_batch) (then y=None).
+
+    Per epoch: shuffle, then for each batch: augment (training batches
+    only), forward, loss, backward, optimizer step; then validate.
+    """
     if model.optimizer is None:
         raise RuntimeError(f"{model.name}: call compile(...) before fit")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -79,16 +105,24 @@ def fit(model, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
     if augment is not None and not callable(augment):
         raise ValueError(f"fit: augment must be a callable x_batch -> x_batch, got {type(augment).__name__}")
-    x, y = _check_xy(model, x, y, "fit")
-    if validation_split and validation_data is None:
-        # Keras: the validation samples are the *last* ones, taken before shuffling.
-        n_val = int(len(x) * validation_split)
-        if n_val == 0:
-            raise ValueError(f"fit: validation_split={validation_split} leaves no validation sample of {len(x)}")
-        validation_data = (x[-n_val:], y[-n_val:])
-        x, y = x[:-n_val], y[:-n_val]
-    model._ensure_built_for(x[:1])
     rng = np.random.default_rng(seed)
+    if _is_loader(x, y):
+        if validation_split:
+            raise ValueError("fit: validation_split needs arrays; with a loader pass validation_data=loader")
+        batches = x
+    else:
+        if y is None:
+            raise ValueError("fit: y is missing (give arrays x, y or a loader of (x_batch, y_batch))")
+        x, y = _check_xy(model, x, y, "fit")
+        if validation_split and validation_data is None:
+            # Keras: the validation samples are the *last* ones, taken before shuffling.
+            n_val = int(len(x) * validation_split)
+            if n_val == 0:
+                raise ValueError(f"fit: validation_split={validation_split} leaves no validation sample of {len(x)}")
+            validation_data = (x[-n_val:], y[-n_val:])
+            x, y = x[:-n_val], y[:-n_val]
+        model._ensure_built_for(x[:1])
+        batches = _ArrayBatches(x, y, batch_size, shuffle, rng)
 
     history = History()
     cbs = [history] + list(callbacks)
@@ -102,24 +136,23 @@ def fit(model, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
     for cb in cbs:
         cb.on_train_begin()
 
-    n = len(x)
-    steps = -(-n // batch_size)
     for epoch in range(initial_epoch, epochs):
         for cb in cbs:
             cb.on_epoch_begin(epoch)
-        order = rng.permutation(n) if shuffle else None
         total_loss = total_correct = seen = 0.0
-        bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", disable=verbose != 1,
+        bar = tqdm(total=len(batches), desc=f"Epoch {epoch + 1}/{epochs}", disable=verbose != 1,
                    leave=True, file=sys.stdout, dynamic_ncols=True, unit="batch")
-        for b, idx in enumerate(_batches(n, batch_size, order)):
-            xb, yb = x[idx], y[idx]
+        for b, (xb, yb) in enumerate(batches):
+            xb = np.asarray(xb)
+            if xb.dtype != np.float32:
+                xb = xb.astype(np.float32)
             if augment is not None:
                 xb = np.asarray(augment(xb), dtype=np.float32)  # training batches only
             skip = lambda loss, b=b: (not np.isfinite(loss)) and any(cb.on_nonfinite_loss(b, loss) for cb in cbs)
             loss, out = train_step(model, xb, yb, skip_if=skip)
             if model.stop_training and not np.isfinite(loss):
                 break
-            k = len(idx)
+            k = len(xb)
             total_loss += loss * k
             seen += k
             logs = {"loss": total_loss / seen}
@@ -139,7 +172,10 @@ def fit(model, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         if track_acc:
             logs["accuracy"] = total_correct / seen
         if validation_data is not None:
-            val = evaluate(model, validation_data[0], validation_data[1], batch_size=max(batch_size, 256))
+            if _is_loader(validation_data, None):
+                val = evaluate(model, validation_data)
+            else:
+                val = evaluate(model, validation_data[0], validation_data[1], batch_size=max(batch_size, 256))
             logs.update({f"val_{k}": v for k, v in val.items()})
         bar.set_postfix({k_: f"{v:.4f}" for k_, v in logs.items()})
         bar.close()
@@ -154,21 +190,28 @@ def fit(model, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
     return history
 
 
-def evaluate(model, x, y, batch_size=32, verbose=0):
-    """Loss and metrics over (x, y), in inference mode. -> {"loss": ..., "accuracy": ...}."""
+def evaluate(model, x, y=None, batch_size=32, verbose=0):
+    """Loss and metrics over (x, y) or a loader, in inference mode. -> {"loss": ..., "accuracy": ...}."""
     if model.loss is None:
         raise RuntimeError(f"{model.name}: call compile(...) before evaluate")
-    x, y = _check_xy(model, x, y, "evaluate")
-    total_loss = total_correct = 0.0
-    for idx in tqdm(list(_batches(len(x), batch_size)), disable=verbose != 1, desc="evaluate", file=sys.stdout):
+    if _is_loader(x, y):
+        batches = x
+    else:
+        if y is None:
+            raise ValueError("evaluate: y is missing (give arrays x, y or a loader of (x_batch, y_batch))")
+        x, y = _check_xy(model, x, y, "evaluate")
+        batches = _ArrayBatches(x, y, batch_size, False, None)
+    total_loss = total_correct = n = 0.0
+    for xb, yb in tqdm(batches, disable=verbose != 1, desc="evaluate", file=sys.stdout):
         # inference: no caches needed, so run the graph without keeping them
-        loss, out, _, _ = _loss_no_cache(model, x[idx], y[idx])
-        total_loss += loss * len(idx)
+        loss, out, _, _ = _loss_no_cache(model, np.asarray(xb, dtype=np.float32), yb)
+        total_loss += loss * len(xb)
+        n += len(xb)
         if "accuracy" in model.metric_names:
-            total_correct += metrics_mod.accuracy(out, y[idx]) * len(idx)
-    result = {"loss": total_loss / len(x)}
+            total_correct += metrics_mod.accuracy(out, yb) * len(xb)
+    result = {"loss": total_loss / n}
     if "accuracy" in model.metric_names:
-        result["accuracy"] = total_correct / len(x)
+        result["accuracy"] = total_correct / n
     return result
 
 

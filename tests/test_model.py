@@ -266,3 +266,46 @@ def test_evaluate_matches_manual_loss(rng):
     result = model.evaluate(x, y, batch_size=3)
     assert result["loss"] == pytest.approx(expected, rel=1e-5)
     assert result["accuracy"] == pytest.approx(np.mean(p.argmax(1) == y))
+
+
+def test_fit_and_evaluate_accept_a_loader():
+    from minicnn.data import ArrayDataset, DataLoader
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int)
+    model = mc.Sequential([mc.Input((4,)), mc.Dense(2, activation="softmax")], seed=0)
+    model.compile(mc.SGD(0.5), "sparse_categorical_crossentropy", ["accuracy"])
+    loader = DataLoader(ArrayDataset(x, y), batch_size=8, shuffle=True, seed=0)
+    history = model.fit(loader, epochs=5, validation_data=DataLoader(ArrayDataset(x, y), batch_size=16), verbose=0)
+    assert history.history["accuracy"][-1] > 0.9
+    from_arrays = model.evaluate(x, y, batch_size=7)
+    from_loader = model.evaluate(DataLoader(ArrayDataset(x, y), batch_size=16))
+    assert from_loader["loss"] == pytest.approx(from_arrays["loss"], rel=1e-5)
+    assert history.history["val_accuracy"][-1] == pytest.approx(from_loader["accuracy"])
+
+
+def test_train_on_batch_is_one_step():
+    model = mc.Sequential([mc.Input((3,)), mc.Dense(2, activation="softmax")], seed=0)
+    model.compile(mc.SGD(0.1), "sparse_categorical_crossentropy")
+    x, y = np.ones((4, 3), np.float32), np.array([0, 1, 0, 1])
+    w0 = model.get_weights()[0].copy()
+    loss = model.train_on_batch(x, y)
+    p = mc.Sequential([mc.Input((3,)), mc.Dense(2, activation="softmax")], seed=0).predict(x)
+    assert loss == pytest.approx(-np.mean(np.log(p[np.arange(4), y])), rel=1e-5)
+    # dL/dW = x^T (p - onehot) / N ; SGD: w -= 0.1 * grad
+    grad = x.T @ (p - np.eye(2)[y]) / 4
+    np.testing.assert_allclose(model.get_weights()[0], w0 - 0.1 * grad, rtol=1e-5, atol=1e-6)
+
+
+def test_load_weights_for_fine_tuning(tmp_path):
+    source = pw09_net(seed=1)
+    source.save(tmp_path / "src.npz")
+    target = pw09_net(seed=2)
+    target.load_weights(tmp_path / "src.npz")
+    assert all(np.array_equal(a, b) for a, b in zip(source.get_weights(), target.get_weights()))
+    # a new 5-class head does not fit: error, or skipped with skip_mismatch
+    other = mc.Sequential([mc.Input((32, 32, 3))] + pw09_net().layers[:-1] + [mc.Dense(5, activation="softmax")])
+    with pytest.raises(ValueError, match="does not fit"):
+        other.load_weights(tmp_path / "src.npz")
+    other.load_weights(tmp_path / "src.npz", skip_mismatch=True)
+    np.testing.assert_array_equal(other.layers[0].params["kernel"].value, source.layers[0].params["kernel"].value)
