@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from minicnn.data.idx import write_idx
 
 IDX_NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")

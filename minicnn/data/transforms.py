@@ -23,7 +23,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import _checks as chk
-from .affine import FILL_MODES, INTERPOLATIONS, forward_matrix, warp
+from .affine import INTERPOLATIONS, forward_matrix, warp
 
 __all__ = [
     "Transform", "Compose", "ToFloat", "Normalize", "RandomHorizontalFlip",
