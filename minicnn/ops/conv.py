@@ -30,15 +30,25 @@ inner dimension of N*H*W on two threads).
 """
 from __future__ import annotations
 
+import os
+import queue
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+
 import numpy as np
 
 from .. import kernels
 from .shapes import as_pair, check_padding, resolve_padding_2d
 
-__all__ = ["conv2d_forward", "conv2d_backward", "CHUNK_BYTES"]
+__all__ = ["conv2d_forward", "conv2d_backward", "CHUNK_BYTES", "WORKERS"]
 
-#: Target size of the per-chunk column buffer. A few MB keeps it in L2/L3.
+#: Target size of one column buffer (per worker thread): small enough for L2.
 CHUNK_BYTES = 4 * 2**20
+#: Worker threads that process chunks side by side (one per core).
+WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+_pool = None  # ThreadPoolExecutor, created on first use
+_blas = None  # threadpoolctl controller, created on first use (False: not installed)
 
 
 def _images_per_chunk(N, OH, OW, K, itemsize):
@@ -47,23 +57,53 @@ def _images_per_chunk(N, OH, OW, K, itemsize):
     return int(max(1, min(N, CHUNK_BYTES // max(per_image, 1))))
 
 
-def _column_chunks(x, kernel_hw, strides_hw, pads, out_hw):
-    """Yield ``(start, stop, cols)`` over chunks of images; cols: (m, KH*KW*C).
+def _single_threaded_blas():
+    """Context manager: BLAS uses one thread inside (our workers are the parallelism).
 
-    ``cols`` holds im2col(x[start:stop]) and is a view of one buffer reused for
-    every chunk: use it before asking for the next one.
+    Two workers each calling a 2-thread BLAS would fight over 2 cores; and
+    OpenBLAS threads that spin between many small calls were measured to stall
+    the Numba kernels in between by milliseconds. Needs ``threadpoolctl``
+    (installed with scikit-learn); without it nothing is changed.
     """
-    N, _, _, C = x.shape
-    KH, KW = kernel_hw
-    OH, OW = out_hw
-    K = KH * KW * C
-    step = _images_per_chunk(N, OH, OW, K, x.itemsize)
-    buffer = np.empty((step * OH * OW, K), dtype=x.dtype)
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _blas = ThreadpoolController()
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            _blas = False
+    return _blas.limit(limits=1, user_api="blas") if _blas else nullcontext()
+
+
+def _for_each_chunk(N, step, work):
+    """Run ``work(chunks)`` on every worker thread; return the list of their results.
+
+    ``chunks`` is an iterator over ``(start, stop)`` image ranges of ``step``
+    images, shared by the workers: each takes the next free chunk, so a worker
+    slowed down by another program does less of the work. Each call of
+    ``work`` owns its buffers. With one chunk or one core it runs inline.
+    """
+    todo = queue.SimpleQueue()
     for start in range(0, N, step):
-        stop = min(start + step, N)
-        cols = buffer[: (stop - start) * OH * OW]
-        kernels.im2col(x[start:stop], kernel_hw, strides_hw, pads, out_hw, out=cols)
-        yield start, stop, cols
+        todo.put((start, min(start + step, N)))
+
+    def chunks():
+        while True:
+            try:
+                yield todo.get_nowait()
+            except queue.Empty:
+                return
+
+    workers = min(WORKERS, -(-N // step))
+    if workers == 1:
+        return [work(chunks())]
+    global _pool
+    if _pool is None or _pool._max_workers < workers:
+        _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="minicnn-conv")
+    with _single_threaded_blas():
+        futures = [_pool.submit(work, chunks()) for _ in range(workers)]
+        return [f.result() for f in futures]
 
 
 def _check_inputs(x, w, b):
@@ -114,11 +154,19 @@ def conv2d_forward(x, w, b=None, strides=1, padding="valid"):
 
     w_mat = w.reshape(KH * KW * C, F)  # the GEMM operand, rows in (kh, kw, c) order
     y = np.empty((N, OH, OW, F), dtype=x.dtype)
-    for start, stop, cols in _column_chunks(x, (KH, KW), strides_hw, pads, out_hw):
-        y_rows = y[start:stop].reshape(-1, F)  # a view: the GEMM writes straight into y
-        np.matmul(cols, w_mat, out=y_rows)
-        if b is not None:
-            y_rows += b  # while the chunk is still in cache
+    step = _images_per_chunk(N, OH, OW, KH * KW * C, x.itemsize)
+
+    def work(chunks):
+        cols_buffer = np.empty((step * OH * OW, KH * KW * C), dtype=x.dtype)
+        for start, stop in chunks:
+            cols = kernels.im2col(x[start:stop], (KH, KW), strides_hw, pads, out_hw,
+                                  out=cols_buffer[: (stop - start) * OH * OW])
+            y_rows = y[start:stop].reshape(-1, F)  # a view: the GEMM writes straight into y
+            np.matmul(cols, w_mat, out=y_rows)
+            if b is not None:
+                y_rows += b  # while the chunk is still in cache
+
+    _for_each_chunk(N, step, work)
     cache = {"x": x, "w": w, "has_bias": b is not None, "strides_hw": strides_hw,
              "pads": pads, "out_hw": out_hw}
     return y, cache
@@ -141,17 +189,30 @@ def conv2d_backward(dy, cache):
 
     w_mat = w.reshape(KH * KW * C, F)
     dx = np.empty_like(x)
-    dw_mat = np.zeros_like(w_mat)
-    db = np.zeros(F, dtype=x.dtype) if cache["has_bias"] else None
-    dcols_buffer = None
-    for start, stop, cols in _column_chunks(x, (KH, KW), strides_hw, pads, (OH, OW)):
-        dy_rows = dy[start:stop].reshape(-1, F)
-        dw_mat += cols.T @ dy_rows  # summed over chunks: one moderate GEMM each
-        if db is not None:
-            db += dy_rows.sum(axis=0)
-        if dcols_buffer is None:
-            dcols_buffer = np.empty_like(cols)
-        dcols = np.matmul(dy_rows, w_mat.T, out=dcols_buffer[: len(cols)])
-        kernels.col2im(dcols, (stop - start, H, W, C), (KH, KW), strides_hw, pads, (OH, OW),
-                       out=dx[start:stop])
+    step = _images_per_chunk(N, OH, OW, KH * KW * C, x.itemsize)
+    has_bias = cache["has_bias"]
+
+    def work(chunks):
+        """Fill dx for these chunks; return this worker's share of dW and db."""
+        cols_buffer = np.empty((step * OH * OW, KH * KW * C), dtype=x.dtype)
+        dcols_buffer = np.empty_like(cols_buffer)
+        dw_part = np.zeros_like(w_mat)
+        db_part = np.zeros(F, dtype=x.dtype)
+        for start, stop in chunks:
+            m = (stop - start) * OH * OW
+            # Recompute this chunk's columns rather than caching all of them.
+            cols = kernels.im2col(x[start:stop], (KH, KW), strides_hw, pads, (OH, OW),
+                                  out=cols_buffer[:m])
+            dy_rows = dy[start:stop].reshape(-1, F)
+            dw_part += cols.T @ dy_rows  # dW is a sum over all rows: add chunk by chunk
+            if has_bias:
+                db_part += dy_rows.sum(axis=0)
+            dcols = np.matmul(dy_rows, w_mat.T, out=dcols_buffer[:m])
+            kernels.col2im(dcols, (stop - start, H, W, C), (KH, KW), strides_hw, pads, (OH, OW),
+                           out=dx[start:stop])
+        return dw_part, db_part
+
+    parts = _for_each_chunk(N, step, work)
+    dw_mat = sum(p[0] for p in parts)
+    db = sum(p[1] for p in parts) if has_bias else None
     return dx, dw_mat.reshape(KH, KW, C, F), db
