@@ -212,6 +212,27 @@ def test_grad_cam_on_an_inner_layer_matches_numerical_gradients(x6):
     np.testing.assert_allclose(ins.grad_cam(model, x6, c, layer="c2"), expected, rtol=1e-6, atol=1e-9)
 
 
+def test_hires_cam_splits_the_logit_over_positions():
+    """Conv - ReLU - MaxPool - Flatten - Dense: the un-rectified map sums to logit - bias."""
+    model = to_float64(mc.Sequential([
+        mc.Input((6, 6, 1)), mc.Conv2D(4, 3, padding="same"), mc.ReLU(), mc.MaxPool2D(2, name="pool"),
+        mc.Flatten(), mc.Dense(3, activation="softmax", name="out")], seed=6))
+    x = np.random.default_rng(6).normal(size=(3, 6, 6, 1))
+    c = np.array([2, 0, 1])
+    maps = ins.hires_cam(model, x, c, relu=False)
+    assert maps.shape == (3, 3, 3)
+    logits = model.forward(x, logits=True)[np.arange(3), c]
+    np.testing.assert_allclose(maps.sum(axis=(1, 2)), logits - model.get_layer("out").params["bias"].value[c])
+    np.testing.assert_allclose(ins.hires_cam(model, x, c), np.maximum(maps, 0))
+    # on a GAP network it is CAM / (h w), like Grad-CAM
+    gm = gap_cnn()
+    x8 = np.random.default_rng(5).normal(size=(2, 8, 8, 2))
+    np.testing.assert_allclose(ins.hires_cam(gm, x8, 1, relu=False), ins.class_activation_map(gm, x8, 1) / 36,
+                               rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(ins.grad_cam(gm, x8, 1, relu=False), ins.class_activation_map(gm, x8, 1) / 36,
+                               rtol=1e-10, atol=1e-14)
+
+
 def test_cam_needs_gap_and_upsample(x6):
     with pytest.raises(ValueError, match="GlobalAvgPool2D"):
         ins.class_activation_map(small_cnn(), x6, 0)
@@ -358,6 +379,7 @@ def test_no_gradients_or_hooks_left_behind(x6):
         lambda: ins.grad_cam(model, x6, 0),
         lambda: ins.class_activation_map(gm, x8, 1),
         lambda: ins.grad_cam(gm, x8, 1),
+        lambda: ins.hires_cam(model, x6, 2, layer="r2"),
         lambda: ins.filter_statistics(model, x6, [0, 1, 0], "r1"),
         lambda: ins.features(model, x6, "fc1"),
         lambda: ins.confusion_matrix(model, x6, [0, 1, 2]),
@@ -376,3 +398,31 @@ def test_no_gradients_or_hooks_left_behind(x6):
     model.zero_grad()
     ins.input_gradient(model, x6, ("class", 0))
     assert all(p.grad is None for l in model.layers for p in l.params.values())
+
+
+# ----------------------------------------------------------------- report
+def test_write_inspection_report_writes_readable_pngs(tmp_path):
+    import matplotlib.image as mpimg
+    from minicnn.inspect.report import example_indices, write_inspection_report
+
+    model = mc.Sequential([mc.Input((8, 8, 1)), mc.Conv2D(4, 3, padding="same"), mc.ReLU(), mc.MaxPool2D(2),
+                           mc.Flatten(), mc.Dense(3, activation="softmax")], seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.random((12, 8, 8, 1)).astype(np.float32)
+    y = np.arange(12) % 3
+    figures = write_inspection_report(model, x, y, ["a", "b", "c"], tmp_path / "rep", n_examples=3,
+                                      maximization_steps=5)
+    names = [p.name for _, p in figures]
+    assert names == ["filters_first_layer.png", "activation_maps.png", "saliency.png", "grad_cam.png",
+                     "hires_cam.png", "confusion_matrix.png", "filter_statistics.png",
+                     "activation_maximization.png"]
+    for title, path in figures:
+        assert path.parent == tmp_path / "rep" and title
+        img = mpimg.imread(path)
+        assert img.ndim == 3 and img.shape[0] > 50 and img.shape[1] > 50
+    assert no_hooks(model)
+    np.testing.assert_array_equal(example_indices(y, 4), [0, 1, 2, 3])
+    # a network without conv layers gets the figures that apply to it
+    dense = mc.Sequential([mc.Input((8, 8, 1)), mc.Flatten(), mc.Dense(3, activation="softmax")], seed=0)
+    figures = write_inspection_report(dense, x, y, None, tmp_path / "dense", maximization_steps=0)
+    assert [p.name for _, p in figures] == ["saliency.png", "confusion_matrix.png"]

@@ -19,6 +19,11 @@ d A[i, j, f], and keeping only the positive part:
 On a GAP -> Dense network, d logit_c / d A[i, j, f] = w[f, c] / (h w) at
 every position, so Grad-CAM = ReLU(CAM) / (h w): the two agree.
 
+HiResCAM (Draelos & Carin, 2020) skips the averaging: map = ReLU(sum_f dA_f *
+A_f), position by position. On a Flatten -> Dense head (the course's simple
+CNN), where Grad-CAM's averaged weights are often all negative and its map
+all zero, HiResCAM still splits the class score exactly over the positions.
+
 Both return maps at the layer's resolution (N, h, w); ``upsample_to_input``
 resizes them to the image's (H, W) to lay them over it.
 """
@@ -31,7 +36,7 @@ import numpy as np
 from ._graph import as_float_input, forward_hooks, node_index, resolve_node, runner_to
 from .gradients import _Probe
 
-__all__ = ["class_activation_map", "grad_cam", "upsample_to_input", "default_cam_layer"]
+__all__ = ["class_activation_map", "grad_cam", "hires_cam", "upsample_to_input", "default_cam_layer"]
 
 # layers that are the identity in inference mode, allowed between GAP and Dense
 _PASS_THROUGH = ("Dropout", "Flatten")
@@ -97,26 +102,52 @@ def default_cam_layer(model) -> str:
     return spatial[-1].layer.name
 
 
-def grad_cam(model, x, class_index, layer=None) -> np.ndarray:
+def _cam_layer_gradients(model, x, class_index, layer, owner):
+    """(A, dA): the layer's output (forward hook) and d logit_c / dA (backward hook)."""
+    x = as_float_input(model, x)
+    layer = default_cam_layer(model) if layer is None else layer
+    node = resolve_node(model, layer)
+    if len(node.output.shape) != 4:
+        raise ValueError(f"{owner}: layer {node.layer.name} outputs {node.output.shape}; it needs a 4-D "
+                         f"(N, h, w, F) output")
+    if node_index(model, node) == len(model.nodes) - 1:
+        raise ValueError(f"{owner}: layer {node.layer.name} is the output layer")
+    c = _class_indices(class_index, len(x), model.output_shape[-1], owner)
+    _, _, (A, dA) = _Probe(model, ("class", c))(x, watch=node.layer)
+    return A, dA
+
+
+def grad_cam(model, x, class_index, layer=None, relu: bool = True) -> np.ndarray:
     """Grad-CAM maps (N, h, w) of ``layer`` (default: :func:`default_cam_layer`) for x (N, H, W, C).
 
     A = the layer's output (forward hook), dA = d logit_c / dA (backward hook,
     logit = pre-softmax score), alpha = dA averaged over positions (N, F),
     map = ReLU(sum_f alpha_f A_f). class_index: an int or one per sample (N,).
+    relu=False returns the map before the ReLU (negative = evidence against).
+
+    On a Flatten -> Dense head each position has its own weights, and their
+    average alpha can be negative for most filters: the map is then 0
+    everywhere. :func:`hires_cam` does not average and keeps the positions.
     """
-    x = as_float_input(model, x)
-    layer = default_cam_layer(model) if layer is None else layer
-    node = resolve_node(model, layer)
-    if len(node.output.shape) != 4:
-        raise ValueError(f"grad_cam: layer {node.layer.name} outputs {node.output.shape}; it needs a 4-D "
-                         f"(N, h, w, F) output")
-    if node_index(model, node) == len(model.nodes) - 1:
-        raise ValueError(f"grad_cam: layer {node.layer.name} is the output layer")
-    k = model.output_shape[-1]
-    c = _class_indices(class_index, len(x), k, "grad_cam")
-    _, _, (A, dA) = _Probe(model, ("class", c))(x, watch=node.layer)
+    A, dA = _cam_layer_gradients(model, x, class_index, layer, "grad_cam")
     alpha = dA.mean(axis=(1, 2))                        # (N, F): importance of each feature map
-    return np.maximum(np.einsum("nijf,nf->nij", A, alpha), 0)
+    cam = np.einsum("nijf,nf->nij", A, alpha)
+    return np.maximum(cam, 0) if relu else cam
+
+
+def hires_cam(model, x, class_index, layer=None, relu: bool = True) -> np.ndarray:
+    """HiResCAM (Draelos & Carin, 2020): Grad-CAM without averaging the gradient, (N, h, w).
+
+    map[i, j] = ReLU( sum_f dA[i, j, f] * A[i, j, f] ), with A, dA as in
+    :func:`grad_cam`. When the layer is followed only by linear layers (e.g.
+    MaxPool output -> Flatten -> Dense), logit_c = sum_{i,j,f} W[i,j,f,c] A[i,j,f] + b_c
+    with dA = W, so the map *before* the ReLU (relu=False) adds up exactly to
+    the class score minus its bias: it splits the score over the positions,
+    as CAM does for GAP networks (on which it equals CAM / (h w)).
+    """
+    A, dA = _cam_layer_gradients(model, x, class_index, layer, "hires_cam")
+    cam = (A * dA).sum(axis=-1)
+    return np.maximum(cam, 0) if relu else cam
 
 
 def _upsample_one(m: np.ndarray, size: Tuple[int, int], method: str) -> np.ndarray:
