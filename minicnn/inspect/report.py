@@ -103,7 +103,7 @@ def write_inspection_report(model, x_test, y_test, class_names: Optional[Sequenc
         cams = upsample_to_input(raw, hw)
         note = ""
         if not np.any(raw > 0):  # say so rather than show blank overlays without a word
-            note = " - zero everywhere: the position-averaged gradients are negative (no GAP layer); see HiResCAM"
+            note = ": zero everywhere (the position-averaged gradients are negative; see HiResCAM)"
         save(f"Grad-CAM on {layer} (predicted class; titles: true / predicted){note}", "grad_cam.png",
              lambda p: viz.overlay_heatmap(examples, cams, titles=titles, path=p))
         hires = upsample_to_input(hires_cam(model, examples, pred, layer=layer), hw)
