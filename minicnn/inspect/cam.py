@@ -29,7 +29,7 @@ resizes them to the image's (H, W) to lay them over it.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 import numpy as np
 

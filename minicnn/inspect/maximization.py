@@ -39,7 +39,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._graph import input_only, layer_name, require_built, resolve_node
+from ._graph import input_only, require_built, resolve_node
 from .gradients import Target, _Probe
 
 __all__ = ["activation_maximization", "total_variation", "total_variation_gradient",

@@ -4,7 +4,7 @@ confusion matrix (Ex08 q. 3) and the parameter count of each layer (Ex08 q. 1.2)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
