@@ -187,6 +187,27 @@ def test_conv2d_chunking_does_not_change_results(monkeypatch):
         np.testing.assert_allclose(g1, g, rtol=1e-12, atol=1e-12)
 
 
+def test_conv2d_backward_is_reproducible(monkeypatch):
+    """Worker threads take chunks in any order; dW and db must still be bit-identical."""
+    monkeypatch.setattr(conv_module, "WORKERS", 2)
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1)  # one image per chunk: many chunks
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((16, 8, 8, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    y, cache = conv2d_forward(x, w, b, 1, "same")
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    first = conv2d_backward(dy, cache)
+    for _ in range(5):
+        again = conv2d_backward(dy, cache)
+        for g, g2 in zip(first, again):
+            np.testing.assert_array_equal(g2, g)
+    # and the sum matches a float64 computation to float32 precision
+    y64, cache64 = conv2d_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), 1, "same")
+    for g, g64 in zip(first, conv2d_backward(dy.astype(np.float64), cache64)):
+        np.testing.assert_allclose(g, g64, rtol=1e-4, atol=1e-4)
+
+
 def test_conv2d_backward_without_dx():
     """need_dx=False returns dx=None and the very same dw, db."""
     rng = np.random.default_rng(6)

@@ -208,30 +208,40 @@ def conv2d_backward(dy, cache, need_dx=True):
     has_bias = cache["has_bias"]
 
     def work(chunks):
-        """Fill dx for these chunks; return this worker's share of dW and db."""
+        """Fill dx for these chunks; return {start: (dW, db) of that chunk}."""
         cols_buffer = np.empty((step * OH * OW, KH * KW * C), dtype=x.dtype)
         dcols_buffer = np.empty_like(cols_buffer) if need_dx else None
         ones = np.ones(step * OH * OW, dtype=x.dtype)
-        dw_part = np.zeros_like(w_mat)
-        db_part = np.zeros(F, dtype=x.dtype)
+        sums = {}
         for start, stop in chunks:
             m = (stop - start) * OH * OW
             # Recompute this chunk's columns rather than caching all of them.
             cols = kernels.im2col(x[start:stop], (KH, KW), strides_hw, pads, (OH, OW),
                                   out=cols_buffer[:m])
             dy_rows = dy[start:stop].reshape(-1, F)
-            dw_part += cols.T @ dy_rows  # dW is a sum over all rows: add chunk by chunk
+            dw_chunk = cols.T @ dy_rows  # dW is a sum over all rows: one term per chunk
+            db_chunk = None
             if has_bias:
                 # db = sum of dy's rows, as a matrix-vector product: 9x faster
                 # than dy_rows.sum(axis=0), which walks the rows with strides.
-                db_part += ones[:m] @ dy_rows
+                db_chunk = ones[:m] @ dy_rows
             if need_dx:
                 dcols = np.matmul(dy_rows, w_mat.T, out=dcols_buffer[:m])
                 kernels.col2im(dcols, (stop - start, H, W, C), (KH, KW), strides_hw, pads, (OH, OW),
                                out=dx[start:stop])
-        return dw_part, db_part
+            sums[start] = (dw_chunk, db_chunk)
+        return sums
 
-    parts = _for_each_chunk(N, step, work)
-    dw_mat = sum(p[0] for p in parts)
-    db = sum(p[1] for p in parts) if has_bias else None
+    # Add the chunks' terms in chunk order, whichever worker computed them, so
+    # the result is bit-for-bit reproducible (float addition is not associative).
+    sums = {}
+    for part in _for_each_chunk(N, step, work):
+        sums.update(part)
+    dw_mat = np.zeros_like(w_mat)
+    db = np.zeros(F, dtype=x.dtype) if has_bias else None
+    for start in sorted(sums):
+        dw_chunk, db_chunk = sums[start]
+        dw_mat += dw_chunk
+        if has_bias:
+            db += db_chunk
     return dx, dw_mat.reshape(KH, KW, C, F), db
