@@ -14,13 +14,14 @@ What makes them faster than the reference (besides compilation):
 - No padded copy of the input is ever made: out-of-range cells are written as
   zeros (im2col) or skipped (col2im, pooling).
 
-Why no ``parallel=True``: the conv op calls these kernels between BLAS GEMMs
-(which already use both cores). Measured on the 2-core course machine, a
-``prange`` loop right after a GEMM waits for OpenBLAS's spinning threads to
-give the cores back: a 0.1 ms copy took 1-5 ms. Single-threaded kernels on
-small, cache-sized chunks are faster overall. The loops are still written with
-``prange`` on the batch axis to show where the parallelism is; set
-``PARALLEL = True`` below to try it on a machine with more cores.
+Why no ``parallel=True``: the conv op already runs these kernels on its own
+worker threads, one per core, each on a cache-sized chunk of images (see
+``minicnn/ops/conv.py``), so each call should stay on its thread. And a
+``prange`` loop next to 2-thread BLAS was measured to stall on the 2-core
+course machine: right after a GEMM, OpenBLAS's spinning threads keep the cores
+and a 0.1 ms copy took 1-5 ms. The loops are still written with ``prange`` on
+the batch axis to show where the parallelism is; set ``PARALLEL = True`` below
+to try it (e.g. for pooling on a machine with many cores).
 """
 from __future__ import annotations
 
