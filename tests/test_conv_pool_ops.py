@@ -246,6 +246,8 @@ def test_conv2d_validation_errors():
         conv2d_forward(x, np.zeros((7, 7, 3, 2)))
     with pytest.raises(ValueError, match="conv2d.*padding"):
         conv2d_forward(x, np.zeros((3, 3, 3, 2)), padding="full")
+    with pytest.raises(ValueError, match="conv2d.*float32 or float64.*int64"):
+        conv2d_forward(x.astype(np.int64), np.zeros((3, 3, 3, 2)))
     y, cache = conv2d_forward(x, np.zeros((3, 3, 3, 2)))
     with pytest.raises(ValueError, match=r"conv2d.*dy.*\(2, 3, 3, 2\)"):
         conv2d_backward(np.zeros((2, 3, 3, 1)), cache)
@@ -257,6 +259,8 @@ def test_pool_validation_errors():
         maxpool2d_forward(x, 2, padding=2)
     with pytest.raises(ValueError, match=r"avgpool2d.*\(N, H, W, C\)"):
         avgpool2d_forward(x[0])
+    with pytest.raises(ValueError, match="maxpool2d.*float32 or float64"):
+        maxpool2d_forward(x.astype(np.float16))
     with pytest.raises(ValueError, match="maxpool2d.*does not fit"):
         maxpool2d_forward(x, 5)
     y, cache = maxpool2d_forward(x)

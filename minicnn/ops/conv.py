@@ -58,6 +58,7 @@ CHUNK_BYTES = 2**20
 #: Worker threads that process chunks side by side (one per core).
 WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))  # what the kernels are compiled for
 _pool = None  # (pid, ThreadPoolExecutor), created on first use in each process
 _lock = threading.Lock()  # one threaded conv at a time (the BLAS limit is process-wide)
 _blas = None  # threadpoolctl controller, created on first use (False: not installed)
@@ -137,8 +138,8 @@ def _check_inputs(x, w, b):
         b = np.asarray(b)
         if b.shape != (w.shape[3],):
             raise ValueError(f"conv2d: bias must have shape ({w.shape[3]},), got {b.shape}")
-    if not (np.issubdtype(x.dtype, np.floating) and np.issubdtype(w.dtype, np.floating)):
-        raise ValueError(f"conv2d: x and w must be floating point, got {x.dtype} and {w.dtype}")
+    if x.dtype not in _FLOATS or w.dtype not in _FLOATS:
+        raise ValueError(f"conv2d: x and w must be float32 or float64, got {x.dtype} and {w.dtype}")
     dtype = np.result_type(x.dtype, w.dtype)  # float32 unless someone brings float64
     x = np.ascontiguousarray(x, dtype=dtype)
     w = np.ascontiguousarray(w, dtype=dtype)

@@ -34,8 +34,8 @@ def _check_x(x, owner):
     x = np.asarray(x)
     if x.ndim != 4:
         raise ValueError(f"{owner}: expected x of shape (N, H, W, C), got {x.shape}")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"{owner}: x must be floating point, got {x.dtype}")
+    if x.dtype not in (np.float32, np.float64):  # what the kernels are compiled for
+        raise ValueError(f"{owner}: x must be float32 or float64, got {x.dtype}")
     return np.ascontiguousarray(x)
 
 
