@@ -211,7 +211,6 @@ def conv2d_backward(dy, cache, need_dx=True):
     def work(chunks):
         """Fill dx for these chunks; return {start: (dW, db) of that chunk}."""
         cols_buffer = np.empty((step * OH * OW, KH * KW * C), dtype=x.dtype)
-        dcols_buffer = np.empty_like(cols_buffer) if need_dx else None
         ones = np.ones(step * OH * OW, dtype=x.dtype)
         sums = {}
         for start, stop in chunks:
@@ -227,7 +226,8 @@ def conv2d_backward(dy, cache, need_dx=True):
                 # than dy_rows.sum(axis=0), which walks the rows with strides.
                 db_chunk = ones[:m] @ dy_rows
             if need_dx:
-                dcols = np.matmul(dy_rows, w_mat.T, out=dcols_buffer[:m])
+                # cols is used up: dcols overwrites it (half the memory in cache).
+                dcols = np.matmul(dy_rows, w_mat.T, out=cols)
                 kernels.col2im(dcols, (stop - start, H, W, C), (KH, KW), strides_hw, pads, (OH, OW),
                                out=dx[start:stop])
             sums[start] = (dw_chunk, db_chunk)
