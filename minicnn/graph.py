@@ -138,7 +138,9 @@ class GraphRunner:
         self.caches = caches
         return [values[id(t)] for t in self.outputs]
 
-    def backward(self, dys: List[np.ndarray], from_logits: bool = False):
+    def backward(self, dys: List[np.ndarray], from_logits: bool = False, need_input_grad: bool = True):
+        """Gradients w.r.t. the model inputs (None for each when ``need_input_grad`` is False:
+        training needs no input gradient, and for a first conv layer dx is half its backward work)."""
         if self.caches is None:
             raise RuntimeError("model.backward called before model.forward (or after predict, which keeps no caches)")
         grads: Dict[int, np.ndarray] = {id(t): dy for t, dy in zip(self.outputs, dys)}
@@ -149,10 +151,15 @@ class GraphRunner:
             if g is None:
                 continue  # this node does not influence the outputs
             layer = node.layer
+            kwargs = {}
             if from_logits and i == last and getattr(layer, "outputs_softmax", False):
-                dx = layer._backward(g, self.caches[i], from_logits=True)
-            else:
-                dx = layer._backward(g, self.caches[i])
+                kwargs["from_logits"] = True
+            if (not need_input_grad and getattr(layer, "can_skip_dx", False)
+                    and all(t.node is None for t in node.inputs)):
+                kwargs["need_dx"] = False  # reads only model inputs: dx would be thrown away
+            dx = layer._backward(g, self.caches[i], **kwargs)
+            if dx is None:
+                continue
             if layer._backward_hooks:
                 layer._run_backward_hooks(dx, g)
             dxs = dx if node.multi_input else [dx]

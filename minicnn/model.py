@@ -160,14 +160,15 @@ class Model:
         xs = self._prepare_inputs(x)
         return self._runner.forward(xs, training, keep_cache=True, logits=logits)[0]
 
-    def backward(self, dy, from_logits: bool = False):
+    def backward(self, dy, from_logits: bool = False, need_input_grad: bool = True):
         """Back-propagate ``dy`` (gradient w.r.t. the output, or w.r.t. the
-        logits when ``from_logits``); return dx, the gradient w.r.t. the input.
+        logits when ``from_logits``); return dx, the gradient w.r.t. the input
+        (None with ``need_input_grad=False``, which training uses to save work).
         Parameter gradients are added to ``param.grad``.
         """
         if not self.built or self._runner.caches is None:
             raise RuntimeError(f"{self.name}: backward called before forward")
-        dxs = self._runner.backward([np.asarray(dy)], from_logits=from_logits)
+        dxs = self._runner.backward([np.asarray(dy)], from_logits=from_logits, need_input_grad=need_input_grad)
         return dxs[0] if self._single_input else dxs
 
     def _ensure_built_for(self, x):

@@ -44,7 +44,7 @@ def train_step(model, x, y, skip_if=None):
     loss, out, grad, fused = loss_and_output(model, x, y, training=True)
     if skip_if is not None and skip_if(loss):
         return loss, out
-    model.backward(grad, from_logits=fused)
+    model.backward(grad, from_logits=fused, need_input_grad=False)
     model.optimizer.step(model.trainable_params())
     return loss, out
 

@@ -18,6 +18,7 @@ from .base import Layer
 
 class Conv2D(Layer):
     expected_ndim = 4
+    can_skip_dx = True  # models skip dx when the input is the data (nothing to send it to)
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", use_bias=True,
                  activation=None, kernel_regularizer=None, kernel_initializer="glorot_uniform",
@@ -77,10 +78,10 @@ class Conv2D(Layer):
         y, act_cache = apply_activation(None if logits else self.activation, z)
         return y, (conv_cache, act_cache)
 
-    def _backward(self, dy, cache, from_logits=False):
+    def _backward(self, dy, cache, from_logits=False, need_dx=True):
         conv_cache, act_cache = cache
         dz = dy if from_logits else activation_backward(self.activation, dy, act_cache)
-        dx, dw, db = conv2d_backward(dz, conv_cache)
+        dx, dw, db = conv2d_backward(dz, conv_cache, need_dx=need_dx)
         if self._update_params():
             kernel = self.params["kernel"]
             if self.kernel_regularizer is not None:
