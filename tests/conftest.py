@@ -5,8 +5,13 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pytest
+from hypothesis import settings
 
 matplotlib.use("Agg")
+
+# Every property test is deterministic: the same cases on every run and machine.
+settings.register_profile("minicnn", derandomize=True, deadline=None)
+settings.load_profile("minicnn")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MINICNN_SHARED_DATA", REPO.parent / "shared" / "data"))
