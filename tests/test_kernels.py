@@ -313,3 +313,19 @@ def test_env_var_selects_backend(monkeypatch):
         importlib.reload(kernels)
         kernels.use(before)
     assert kernels.current() == before
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", FAST)
+def test_relu_matches_reference(name, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 5, 2)).astype(dtype)
+    x[0, 0, 0, :] = [0.0, np.nan]            # the kink and a NaN
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    ref, fast = kernels.backend("reference"), kernels.backend(name)
+    y_ref = ref.relu_forward(x)
+    np.testing.assert_array_equal(fast.relu_forward(x), y_ref)
+    np.testing.assert_array_equal(y_ref, np.where(np.isnan(x), np.nan, np.maximum(x, 0)))  # NaN propagates
+    np.testing.assert_array_equal(fast.relu_backward(dy, y_ref), ref.relu_backward(dy, y_ref))
+    np.testing.assert_array_equal(ref.relu_backward(dy, y_ref), np.where(y_ref > 0, dy, 0))
+    assert fast.relu_forward(x).dtype == dtype

@@ -36,6 +36,8 @@ __all__ = [
     "maxpool_backward",
     "avgpool_forward",
     "avgpool_backward",
+    "relu_forward",
+    "relu_backward",
 ]
 
 #: backend name -> module implementing it (imported on first use: numba is slow to import)
@@ -119,6 +121,16 @@ def avgpool_forward(x, pool_hw, strides_hw, pads, out_hw, count_pad):
 def avgpool_backward(dy, x_shape, pool_hw, strides_hw, pads, count_pad):
     """dy: (N, OH, OW, C) -> dx: (N, H, W, C). See ``reference.avgpool_backward``."""
     return backend().avgpool_backward(dy, x_shape, pool_hw, strides_hw, pads, count_pad)
+
+
+def relu_forward(x):
+    """x: any shape -> max(x, 0). See ``reference.relu_forward``."""
+    return backend().relu_forward(x)
+
+
+def relu_backward(dy, y):
+    """dy, y (the forward output): same shape -> dx. See ``reference.relu_backward``."""
+    return backend().relu_backward(dy, y)
 
 
 _env = os.environ.get("MINICNN_KERNELS")

@@ -35,6 +35,8 @@ __all__ = [
     "maxpool_backward",
     "avgpool_forward",
     "avgpool_backward",
+    "relu_forward",
+    "relu_backward",
 ]
 
 PARALLEL = False  # see the module docstring
@@ -281,4 +283,43 @@ def avgpool_backward(dy, x_shape, pool_hw, strides_hw, pads, count_pad):
     dx = np.empty(x_shape, dtype=dy.dtype)
     _avgpool_backward(dy, pool_hw[0], pool_hw[1], strides_hw[0], strides_hw[1], pads[0], pads[2],
                       bool(count_pad), dx)
+    return dx
+
+
+# --------------------------------------------------------------------------- ReLU
+# One pass over memory each way; NumPy's ``x * (x > 0)`` makes two (mask, then
+# product) and ``dy * mask`` converts the mask on the fly (2-3x slower here).
+
+
+def relu_forward_loops(x_flat, y_flat):
+    """y = max(x, 0) over flat (contiguous) arrays; NaN stays NaN."""
+    for i in range(x_flat.size):
+        v = x_flat[i]
+        y_flat[i] = 0 if v <= 0 else v
+
+
+def relu_backward_loops(dy_flat, y_flat, dx_flat):
+    """dx = dy where y > 0, else 0, over flat arrays."""
+    for i in range(dy_flat.size):
+        dx_flat[i] = dy_flat[i] if y_flat[i] > 0 else 0
+
+
+_relu_forward = njit(cache=True, nogil=True)(relu_forward_loops)
+_relu_backward = njit(cache=True, nogil=True)(relu_backward_loops)
+
+
+def relu_forward(x):
+    """x: any shape -> y = max(x, 0), same shape."""
+    x = np.ascontiguousarray(x)
+    y = np.empty_like(x)
+    _relu_forward(x.reshape(-1), y.reshape(-1))
+    return y
+
+
+def relu_backward(dy, y):
+    """dy, y: same shape -> dx = dy * (y > 0)."""
+    dy = np.ascontiguousarray(dy)
+    y = np.ascontiguousarray(y)
+    dx = np.empty_like(dy)
+    _relu_backward(dy.reshape(-1), y.reshape(-1), dx.reshape(-1))
     return dx

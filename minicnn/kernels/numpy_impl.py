@@ -24,6 +24,8 @@ __all__ = [
     "maxpool_backward",
     "avgpool_forward",
     "avgpool_backward",
+    "relu_forward",
+    "relu_backward",
 ]
 
 
@@ -139,3 +141,13 @@ def avgpool_backward(dy, x_shape, pool_hw, strides_hw, pads, count_pad):
             dxp[_offset_slice(kh, kw, strides_hw, out_hw)] += g
     # Gradient that landed on padding is simply cropped away.
     return np.ascontiguousarray(_crop(dxp, x_shape, pads))
+
+
+def relu_forward(x):
+    """y = max(x, 0)."""
+    return np.maximum(x, 0)
+
+
+def relu_backward(dy, y):
+    """dx = dy * (y > 0)."""
+    return dy * (y > 0)

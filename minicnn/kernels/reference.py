@@ -29,6 +29,8 @@ __all__ = [
     "avgpool_forward",
     "avgpool_backward",
     "avgpool_divisors",
+    "relu_forward",
+    "relu_backward",
 ]
 
 
@@ -227,4 +229,34 @@ def avgpool_backward(dy, x_shape, pool_hw, strides_hw, pads, count_pad):
                             iw = ow * SW - left + kw
                             if 0 <= ih < H and 0 <= iw < W:
                                 dx[n, ih, iw, c] += g
+    return dx
+
+
+# --------------------------------------------------------------------------- ReLU
+
+
+def relu_forward(x):
+    """y = max(x, 0), element by element. x: any shape -> y: same shape.
+
+    Written ``0 if v <= 0 else v`` so that NaN stays NaN (as in NumPy and
+    PyTorch): a diverging network must not be silently hidden.
+    """
+    y = np.empty_like(x)
+    flat_x, flat_y = x.reshape(-1), y.reshape(-1)
+    for i in range(flat_x.size):
+        v = flat_x[i]
+        flat_y[i] = 0 if v <= 0 else v
+    return y
+
+
+def relu_backward(dy, y):
+    """dx = dy where the output y was positive, else 0 (the slope at 0 is taken as 0).
+
+    Reading the *output* y (not a saved mask) costs no memory: the next layer
+    keeps y anyway.
+    """
+    dx = np.empty_like(dy)
+    flat_dy, flat_y, flat_dx = dy.reshape(-1), y.reshape(-1), dx.reshape(-1)
+    for i in range(flat_dy.size):
+        flat_dx[i] = flat_dy[i] if flat_y[i] > 0 else 0
     return dx
