@@ -9,6 +9,7 @@ Each sub-command lives next to the code it drives; this file only wires them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -35,7 +36,11 @@ def main(argv=None) -> int:
     trace.set_defaults(run=explain.run_trace_conv)
 
     args = parser.parse_args(argv)
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except BrokenPipeError:  # output piped into `head`: not an error
+        sys.stdout = open(os.devnull, "w")
+        return 0
 
 
 def _run_data_download(args) -> int:
