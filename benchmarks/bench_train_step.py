@@ -2,8 +2,8 @@
 minicnn vs PyTorch, interleaved in one run, on the same CPU threads.
 
 Nets: PW09 (Conv32-ReLU-Conv32-ReLU-MaxPool-Conv32-ReLU-MaxPool-Dense10,
-3x3 same, 32x32x3) and the tiny VGG (Conv32x2-MaxPool-Conv64x2-MaxPool-
-Dense128-Dense10). Before timing, both frameworks run one step from the same
+3x3 same, 32x32x3), the tiny VGG (Conv32x2-MaxPool-Conv64x2-MaxPool-
+Dense128-Dense10) and the tiny VGG with BatchNorm before each ReLU. Before timing, both frameworks run one step from the same
 weights on the same batch and their losses must agree.
 
     python benchmarks/bench_train_step.py [--threads 2] [--repeats 15] [--kernels numba]
@@ -52,12 +52,20 @@ def tiny_vgg():
             ("dense", 128), ("dense", 10)]
 
 
+def tiny_vgg_bn():
+    """Tiny VGG with BatchNorm after each conv, before the activation (question 13)."""
+    return [("conv_bn", 32), ("conv_bn", 32), ("pool",), ("conv_bn", 64), ("conv_bn", 64), ("pool",),
+            ("dense", 128), ("dense", 10)]
+
+
 def build_minicnn(spec):
     layers = [mc.Input((32, 32, 3))]
     flat = False
     for i, item in enumerate(spec):
         if item[0] == "conv":
             layers += [mc.Conv2D(item[1], 3, padding="same"), mc.ReLU()]
+        elif item[0] == "conv_bn":
+            layers += [mc.Conv2D(item[1], 3, padding="same"), mc.BatchNorm(), mc.ReLU()]
         elif item[0] == "pool":
             layers.append(mc.MaxPool2D(2))
         else:
@@ -78,13 +86,17 @@ def build_torch(spec, model):
     params = [l for l in model.layers if l.params]
     pi = 0
     for item in spec:
-        if item[0] == "conv":
+        if item[0] in ("conv", "conv_bn"):
             conv = nn.Conv2d(c, item[1], 3, padding=1)
             src = params[pi]; pi += 1
             with torch.no_grad():
                 conv.weight.copy_(torch.from_numpy(src.params["kernel"].value.transpose(3, 2, 0, 1).copy()))
                 conv.bias.copy_(torch.from_numpy(src.params["bias"].value))
-            mods += [conv, nn.ReLU()]
+            mods.append(conv)
+            if item[0] == "conv_bn":
+                pi += 1  # gamma = 1, beta = 0 on both sides; Keras' eps and momentum
+                mods.append(nn.BatchNorm2d(item[1], eps=1e-3, momentum=0.01))
+            mods.append(nn.ReLU())
             c = item[1]
         elif item[0] == "pool":
             mods.append(nn.MaxPool2d(2))
@@ -151,7 +163,7 @@ def main():
           f"torch {'absent' if torch is None else torch.__version__}, {args.repeats} repeats (median)")
     print("| net | minicnn ms | minicnn max ms | PyTorch ms | ratio |")
     print("|---|---|---|---|---|")
-    for name, spec in (("PW09", pw09()), ("tiny VGG", tiny_vgg())):
+    for name, spec in (("PW09", pw09()), ("tiny VGG", tiny_vgg()), ("tiny VGG + BN", tiny_vgg_bn())):
         r = bench(name, spec, x, y)
         print(f"| {r['net']} | {r['minicnn_ms']:.1f} | {r['minicnn_max_ms']:.1f} | "
               f"{r.get('torch_ms', float('nan')):.1f} | {r.get('ratio', float('nan')):.2f} |")

@@ -329,3 +329,28 @@ def test_relu_matches_reference(name, dtype):
     np.testing.assert_array_equal(fast.relu_backward(dy, y_ref), ref.relu_backward(dy, y_ref))
     np.testing.assert_array_equal(ref.relu_backward(dy, y_ref), np.where(y_ref > 0, dy, 0))
     assert fast.relu_forward(x).dtype == dtype
+
+
+@pytest.mark.parametrize("batch_stats", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("shape", [(7, 3), (40, 5), (2, 1)])
+def test_batchnorm_kernels_match_reference(name, dtype, batch_stats, shape):
+    rng = np.random.default_rng(0)
+    x2d = (rng.standard_normal(shape) * 3 + 5).astype(dtype)
+    dy2d = rng.standard_normal(shape).astype(dtype)
+    gamma, beta = rng.uniform(0.5, 2, shape[1]), rng.standard_normal(shape[1])
+    ref, fast = kernels.backend("reference"), kernels.backend(name)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    mean, var = ref.batchnorm_stats(x2d)
+    np.testing.assert_allclose(mean, x2d.astype(np.float64).mean(0), **tol)   # and by definition
+    np.testing.assert_allclose(var, x2d.astype(np.float64).var(0), **tol)
+    for a, b in zip(fast.batchnorm_stats(x2d), (mean, var)):
+        np.testing.assert_allclose(a, b, **tol)
+    inv_std = 1 / np.sqrt(var + 1e-3)
+    y = fast.batchnorm_apply(x2d, mean, inv_std, gamma, beta)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, ref.batchnorm_apply(x2d, mean, inv_std, gamma, beta), **tol)
+    for a, b in zip(fast.batchnorm_backward(dy2d, x2d, mean, inv_std, gamma, batch_stats),
+                    ref.batchnorm_backward(dy2d, x2d, mean, inv_std, gamma, batch_stats)):
+        np.testing.assert_allclose(a, b, **tol)

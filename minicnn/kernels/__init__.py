@@ -38,6 +38,9 @@ __all__ = [
     "avgpool_backward",
     "relu_forward",
     "relu_backward",
+    "batchnorm_stats",
+    "batchnorm_apply",
+    "batchnorm_backward",
 ]
 
 #: backend name -> module implementing it (imported on first use: numba is slow to import)
@@ -131,6 +134,21 @@ def relu_forward(x):
 def relu_backward(dy, y):
     """dy, y (the forward output): same shape -> dx. See ``reference.relu_backward``."""
     return backend().relu_backward(dy, y)
+
+
+def batchnorm_stats(x2d):
+    """x2d: (M, C) -> per-channel mean, biased variance (C,). See ``reference.batchnorm_stats``."""
+    return backend().batchnorm_stats(x2d)
+
+
+def batchnorm_apply(x2d, mean, inv_std, gamma, beta):
+    """x2d: (M, C) -> (x - mean) * inv_std * gamma + beta. See ``reference.batchnorm_apply``."""
+    return backend().batchnorm_apply(x2d, mean, inv_std, gamma, beta)
+
+
+def batchnorm_backward(dy2d, x2d, mean, inv_std, gamma, batch_stats):
+    """-> dx2d, dgamma, dbeta. See ``reference.batchnorm_backward``."""
+    return backend().batchnorm_backward(dy2d, x2d, mean, inv_std, gamma, batch_stats)
 
 
 _env = os.environ.get("MINICNN_KERNELS")

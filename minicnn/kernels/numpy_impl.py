@@ -26,6 +26,9 @@ __all__ = [
     "avgpool_backward",
     "relu_forward",
     "relu_backward",
+    "batchnorm_stats",
+    "batchnorm_apply",
+    "batchnorm_backward",
 ]
 
 
@@ -151,3 +154,32 @@ def relu_forward(x):
 def relu_backward(dy, y):
     """dx = dy * (y > 0)."""
     return dy * (y > 0)
+
+
+def batchnorm_stats(x2d):
+    """x2d: (M, C) -> mean, biased var (C,) in float64."""
+    mean = x2d.mean(axis=0, dtype=np.float64)
+    centered = x2d - mean.astype(x2d.dtype)
+    return mean, np.mean(centered * centered, axis=0, dtype=np.float64)
+
+
+def batchnorm_apply(x2d, mean, inv_std, gamma, beta):
+    """y = x * scale + shift with scale = gamma * inv_std, shift = beta - mean * scale."""
+    scale = (gamma * inv_std).astype(x2d.dtype)
+    shift = (beta - mean * gamma * inv_std).astype(x2d.dtype)
+    y = x2d * scale
+    y += shift
+    return y
+
+
+def batchnorm_backward(dy2d, x2d, mean, inv_std, gamma, batch_stats):
+    """See reference.batchnorm_backward."""
+    M = dy2d.shape[0]
+    x_hat = (x2d - mean.astype(x2d.dtype)) * inv_std.astype(x2d.dtype)
+    dbeta = dy2d.sum(axis=0, dtype=np.float64)
+    dgamma = np.sum(dy2d * x_hat, axis=0, dtype=np.float64)
+    scale = gamma * inv_std
+    if not batch_stats:
+        return dy2d * scale.astype(dy2d.dtype), dgamma, dbeta
+    dx = (M * dy2d - dbeta.astype(dy2d.dtype) - x_hat * dgamma.astype(dy2d.dtype)) * (scale / M).astype(dy2d.dtype)
+    return dx, dgamma, dbeta

@@ -31,6 +31,9 @@ __all__ = [
     "avgpool_divisors",
     "relu_forward",
     "relu_backward",
+    "batchnorm_stats",
+    "batchnorm_apply",
+    "batchnorm_backward",
 ]
 
 
@@ -260,3 +263,69 @@ def relu_backward(dy, y):
     for i in range(flat_dy.size):
         flat_dx[i] = flat_dy[i] if flat_y[i] > 0 else 0
     return dx
+
+
+# --------------------------------------------------------------------------- BatchNorm
+# x is seen as x2d: (M, C), M = N*H*W values per channel (NHWC reshaped, no copy).
+
+
+def batchnorm_stats(x2d):
+    """Per-channel mean and (biased) variance of x2d: (M, C) -> mean, var: (C,) float64.
+
+    Two passes (mean first, then squared deviations): the one-pass
+    ``E[x^2] - E[x]^2`` loses precision when the mean is large.
+    """
+    M, C = x2d.shape
+    mean = np.zeros(C)
+    var = np.zeros(C)
+    for c in range(C):
+        total = 0.0
+        for m in range(M):
+            total += x2d[m, c]
+        mean[c] = total / M
+        squares = 0.0
+        for m in range(M):
+            d = x2d[m, c] - mean[c]
+            squares += d * d
+        var[c] = squares / M
+    return mean, var
+
+
+def batchnorm_apply(x2d, mean, inv_std, gamma, beta):
+    """y = (x - mean) * inv_std * gamma + beta, per channel. x2d: (M, C) -> y2d: (M, C)."""
+    M, C = x2d.shape
+    y = np.empty_like(x2d)
+    for m in range(M):
+        for c in range(C):
+            y[m, c] = (x2d[m, c] - mean[c]) * inv_std[c] * gamma[c] + beta[c]
+    return y
+
+
+def batchnorm_backward(dy2d, x2d, mean, inv_std, gamma, batch_stats):
+    """Gradients of batchnorm_apply. dy2d, x2d: (M, C) -> dx2d (M, C), dgamma, dbeta (C,).
+
+    dbeta = sum dy, dgamma = sum dy * x_hat (x_hat recomputed from x). With
+    batch statistics (training), mean and var depend on every x:
+
+        dx = gamma * inv_std / M * (M * dy - dbeta - x_hat * dgamma)
+
+    otherwise (moving statistics: constants) dx = dy * gamma * inv_std.
+    """
+    M, C = dy2d.shape
+    dgamma = np.zeros(C)
+    dbeta = np.zeros(C)
+    for m in range(M):
+        for c in range(C):
+            x_hat = (x2d[m, c] - mean[c]) * inv_std[c]
+            dbeta[c] += dy2d[m, c]
+            dgamma[c] += dy2d[m, c] * x_hat
+    dx = np.empty_like(dy2d)
+    for m in range(M):
+        for c in range(C):
+            scale = gamma[c] * inv_std[c]
+            if batch_stats:
+                x_hat = (x2d[m, c] - mean[c]) * inv_std[c]
+                dx[m, c] = scale / M * (M * dy2d[m, c] - dbeta[c] - x_hat * dgamma[c])
+            else:
+                dx[m, c] = scale * dy2d[m, c]
+    return dx, dgamma, dbeta

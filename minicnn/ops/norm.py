@@ -7,60 +7,56 @@ input (reduced over N, H, W) or per feature for (N, D) input (reduced over N):
 
 Inference: the moving statistics replace the batch ones. Moving averages
 follow Keras: ``moving = momentum * moving + (1 - momentum) * batch`` with the
-(biased) batch variance, as Keras uses.
+biased batch variance (divided by m, not m - 1), as Keras does.
+
+Both layouts are handled as x2d: (M, C), M = N*H*W values per channel (a
+reshape of contiguous NHWC, no copy). The per-channel reductions are kernels
+(``minicnn.kernels.batchnorm_*``): NumPy's chain of temporaries made BN cost
+more than the convolution next to it.
 """
 import numpy as np
 
-
-def _reduce_axes(x):
-    return tuple(range(x.ndim - 1))  # every axis but the last (channels/features)
+from .. import kernels
 
 
 def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, momentum, eps, training,
                       update_moving=True):
-    """x: (N, ..., C); gamma, beta, moving_*: (C,).
+    """x: (N, ..., C); gamma, beta, moving_*: (C,) -> y (like x), cache.
 
-    Returns y and the cache. When ``training`` and ``update_moving``, the
-    moving statistics are updated **in place** (that is their purpose).
+    When ``training`` and ``update_moving``, the moving statistics are updated
+    **in place** (that is their purpose).
     """
+    x = np.ascontiguousarray(x)
+    x2d = x.reshape(-1, x.shape[-1])
     if training:
-        axes = _reduce_axes(x)
-        mean = x.mean(axis=axes)
-        centered = x - mean
-        var = np.mean(centered * centered, axis=axes)
-        inv_std = 1.0 / np.sqrt(var + eps)
-        x_hat = centered * inv_std
+        mean, var = kernels.batchnorm_stats(x2d)
         if update_moving:
             moving_mean *= momentum
             moving_mean += (1 - momentum) * mean
             moving_var *= momentum
             moving_var += (1 - momentum) * var
-        cache = ("batch", x_hat, inv_std, gamma)
     else:
-        inv_std = 1.0 / np.sqrt(moving_var + eps)
-        x_hat = (x - moving_mean) * inv_std
-        cache = ("moving", x_hat, inv_std, gamma)
-    y = x_hat * gamma + beta
-    return y.astype(x.dtype, copy=False), cache
+        mean, var = moving_mean.astype(np.float64), moving_var.astype(np.float64)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    gamma64, beta64 = gamma.astype(np.float64), beta.astype(np.float64)
+    y2d = kernels.batchnorm_apply(x2d, mean, inv_std, gamma64, beta64)
+    # The cache keeps x itself, not x_hat: x exists anyway, x_hat would be a
+    # second array of the same size (backward recomputes it on the fly).
+    cache = (training, x2d, mean, inv_std, gamma64, x.shape)
+    return y2d.reshape(x.shape), cache
 
 
 def batchnorm_backward(dy, cache):
-    """dy: like x -> dx, dgamma (C,), dbeta (C,).
+    """dy: like x -> dx (like x), dgamma (C,), dbeta (C,).
 
     With batch statistics, mean and var depend on every x, which gives the
     compact form (m = number of values per channel):
 
-        dx = inv_std / m * (m * dxhat - sum(dxhat) - x_hat * sum(dxhat * x_hat))
+        dx = gamma * inv_std / m * (m * dy - sum(dy) - x_hat * sum(dy * x_hat))
 
-    With moving statistics they are constants: dx = dxhat * inv_std.
+    With moving statistics they are constants: dx = dy * gamma * inv_std.
     """
-    kind, x_hat, inv_std, gamma = cache
-    axes = _reduce_axes(dy)
-    dbeta = dy.sum(axis=axes)
-    dgamma = np.sum(dy * x_hat, axis=axes)
-    dxhat = dy * gamma
-    if kind == "moving":
-        return dxhat * inv_std, dgamma, dbeta
-    m = dy.size // dy.shape[-1]
-    dx = (inv_std / m) * (m * dxhat - dxhat.sum(axis=axes) - x_hat * np.sum(dxhat * x_hat, axis=axes))
-    return dx, dgamma, dbeta
+    batch_stats, x2d, mean, inv_std, gamma, shape = cache
+    dy2d = np.ascontiguousarray(dy, dtype=x2d.dtype).reshape(x2d.shape)
+    dx2d, dgamma, dbeta = kernels.batchnorm_backward(dy2d, x2d, mean, inv_std, gamma, batch_stats)
+    return dx2d.reshape(shape), dgamma.astype(x2d.dtype), dbeta.astype(x2d.dtype)
