@@ -29,6 +29,29 @@ def probability(owner: str, arg: str, p) -> float:
     return float(p)
 
 
+def number(owner: str, arg: str, v) -> float:
+    """Any finite real number (not a bool)."""
+    if not is_number(v):
+        fail(owner, arg, "a number", v)
+    return float(v)
+
+
+def flag(owner: str, arg: str, v) -> bool:
+    """True or False (a stray string such as "yes" is a mistake, not True)."""
+    if not isinstance(v, (bool, np.bool_)):
+        fail(owner, arg, "True or False", v)
+    return bool(v)
+
+
+def seed(owner: str, v):
+    """A seed for ``np.random.default_rng``: None, an int >= 0, a SeedSequence or a Generator."""
+    ok = (v is None or isinstance(v, (np.random.SeedSequence, np.random.Generator))
+          or (is_int(v) and v >= 0))
+    if not ok:
+        fail(owner, "seed", "None, an int >= 0, a SeedSequence or a Generator", v)
+    return v
+
+
 def non_negative(owner: str, arg: str, v) -> float:
     if not is_number(v) or v < 0:
         fail(owner, arg, "a number >= 0", v)

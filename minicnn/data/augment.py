@@ -26,9 +26,10 @@ Pixels are resampled bilinearly (as Keras does; ``interpolation="nearest"``
 is cheaper) by the kernel in ``affine.py``. Order, as in Keras: geometry,
 then flips, then brightness.
 
-value_range: where brightness clips. By default (None) 0-255 for uint8
-batches and for float batches whose maximum exceeds 1, else 0-1; give
-``(lo, hi)`` to be explicit.
+value_range: where brightness clips. By default (None): 0-255 for uint8
+batches; for float batches 0-1 if all values are in [0, 1], 0-255 if they
+are in [0, 255], and no clipping at all otherwise (standardised images have
+negative values that must survive); give ``(lo, hi)`` to be explicit.
 
 Differences from Keras, on purpose: an int shift range r draws from -r..r
 (Keras: -(r-1)..r-1); a list of shifts is used as given (Keras also flips
@@ -82,10 +83,8 @@ class ImageAugmenter:
         self.shear_range = chk.non_negative(OWNER, "shear_range", shear_range)
         if self.shear_range >= 90:
             chk.fail(OWNER, "shear_range", "a number of degrees in [0, 90)", shear_range)
-        for arg, v in (("horizontal_flip", horizontal_flip), ("vertical_flip", vertical_flip)):
-            if not isinstance(v, (bool, np.bool_)):
-                chk.fail(OWNER, arg, "True or False", v)
-        self.horizontal_flip, self.vertical_flip = bool(horizontal_flip), bool(vertical_flip)
+        self.horizontal_flip = chk.flag(OWNER, "horizontal_flip", horizontal_flip)
+        self.vertical_flip = chk.flag(OWNER, "vertical_flip", vertical_flip)
         if brightness_range is not None:
             if not isinstance(brightness_range, (tuple, list)) or len(brightness_range) != 2:
                 chk.fail(OWNER, "brightness_range", "None or a pair (lo, hi) with 0 <= lo <= hi",
@@ -93,9 +92,7 @@ class ImageAugmenter:
             brightness_range = chk.symmetric_range(OWNER, "brightness_range", brightness_range, low=0.0)
         self.brightness_range = brightness_range
         self.fill_mode = chk.choice(OWNER, "fill_mode", fill_mode, tuple(FILL_MODES))
-        if not chk.is_number(cval):
-            chk.fail(OWNER, "cval", "a number", cval)
-        self.cval = float(cval)
+        self.cval = chk.number(OWNER, "cval", cval)
         self.interpolation = chk.choice(OWNER, "interpolation", interpolation, tuple(INTERPOLATIONS))
         if value_range is not None:
             if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
@@ -103,7 +100,7 @@ class ImageAugmenter:
                 chk.fail(OWNER, "value_range", "None or a pair (lo, hi) with lo < hi", value_range)
             value_range = (float(value_range[0]), float(value_range[1]))
         self.value_range = value_range
-        self.seed = seed
+        self.seed = chk.seed(OWNER, seed)
         self.rng = np.random.default_rng(seed)
 
     # ------------------------------------------------------------------ config
@@ -121,7 +118,7 @@ class ImageAugmenter:
 
     def reseed(self, seed) -> None:
         """Restart the random stream."""
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(chk.seed(OWNER, seed))
 
     # ------------------------------------------------------------------ random parameters
     def _shift(self, spec, n, size):
@@ -183,10 +180,22 @@ class ImageAugmenter:
             out = batch.copy()  # never hand back the caller's array
         return out[0] if single else out
 
+    def _value_range(self, x):
+        """Where brightness clips (see the module docstring); None: nowhere."""
+        if self.value_range is not None:
+            return self.value_range
+        if x.dtype == np.uint8:
+            return (0.0, 255.0)
+        lo, hi = float(x.min()), float(x.max())
+        if lo < 0 or hi > 255:
+            return None
+        return (0.0, 1.0) if hi <= 1 else (0.0, 255.0)
+
     def _brightness(self, x, factors):
-        lo, hi = self.value_range or ((0.0, 255.0) if x.dtype == np.uint8 or x.max() > 1 else (0.0, 1.0))
         out = x.astype(np.float32) * factors.astype(np.float32)[:, None, None, None]
-        np.clip(out, lo, hi, out=out)
+        bounds = self._value_range(x)
+        if bounds is not None:
+            np.clip(out, *bounds, out=out)
         return np.rint(out).astype(x.dtype) if np.issubdtype(x.dtype, np.integer) else out.astype(x.dtype)
 
     def __call__(self, x):
@@ -199,8 +208,13 @@ class ImageAugmenter:
     def flow(self, x, y=None, batch_size: int = 32, shuffle: bool = True, seed=None):
         """Batches of augmented ``x`` (float32) with their untouched labels.
 
+        x: (N, H, W, C); y: (N, ...) or None. Yields ``(x_batch, y_batch)``, or
+        ``x_batch`` alone when ``y`` is None (as Keras does).
         ``for xb, yb in aug.flow(x, y):`` runs one epoch (a new order each time);
         ``next(it)`` on the returned object cycles forever, like Keras.
+        seed: as in Keras, fixes both the order and the augmentations of this
+        flow (``flow(x, y, seed=1)`` twice gives the same batches); None uses
+        the augmenter's own stream.
         """
         return FlowIterator(self, x, y, batch_size, shuffle, seed)
 
@@ -216,8 +230,18 @@ class FlowIterator:
             raise ValueError(f"ImageAugmenter.flow: x has {len(x)} samples but y has {len(y)}")
         if not chk.is_int(batch_size) or batch_size < 1:
             chk.fail("ImageAugmenter.flow", "batch_size", "an int >= 1", batch_size)
+        self.shuffle = chk.flag("ImageAugmenter.flow", "shuffle", shuffle)
+        chk.seed("ImageAugmenter.flow", seed)
+        if seed is not None:
+            # Our own copy of the augmenter with a stream derived from the seed:
+            # reproducible, and the caller's augmenter is not consumed.
+            order_seed, augment_seed = np.random.SeedSequence(seed).spawn(2) \
+                if chk.is_int(seed) else (seed, seed)
+            augmenter = ImageAugmenter(**{**augmenter.get_config(), "seed": None})
+            augmenter.reseed(augment_seed)
+            seed = order_seed
         self.augmenter, self.x, self.y = augmenter, x, (None if y is None else np.asarray(y))
-        self.batch_size, self.shuffle = batch_size, shuffle
+        self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
         self._current = iter(())
 

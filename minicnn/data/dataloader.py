@@ -28,11 +28,14 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size: int = 32, shuffle: bool = False, seed=None,
                  drop_last: bool = False):
+        if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+            chk.fail("DataLoader", "dataset", "a dataset with len() and [i]", dataset)
         if not chk.is_int(batch_size) or batch_size < 1:
             chk.fail("DataLoader", "batch_size", "an int >= 1", batch_size)
         self.dataset, self.batch_size = dataset, int(batch_size)
-        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
-        self.rng = np.random.default_rng(seed)
+        self.shuffle = chk.flag("DataLoader", "shuffle", shuffle)
+        self.drop_last = chk.flag("DataLoader", "drop_last", drop_last)
+        self.rng = np.random.default_rng(chk.seed("DataLoader", seed))
 
     def __len__(self):
         n = len(self.dataset)

@@ -34,7 +34,8 @@ class Dataset:
 
 
 class ArrayDataset(Dataset):
-    """Samples from arrays: ``x`` (N, H, W, C), ``y`` (N,) (or None), with optional transforms.
+    """Samples from arrays: ``x`` (N, H, W, C) (or any (N, ...)), ``y`` (N,) (or None),
+    with optional transforms.
 
     transform: applied to the image; if it accepts batches (``supports_batches``)
     ``get_batch`` applies it once to the whole batch. target_transform: to each label.
@@ -42,6 +43,8 @@ class ArrayDataset(Dataset):
 
     def __init__(self, x, y=None, transform=None, target_transform=None):
         x = np.asarray(x)
+        if x.ndim == 0:
+            raise ValueError(f"{type(self).__name__}: x must be samples (N, ...), got a scalar")
         if y is not None:
             y = np.asarray(y)
             if len(y) != len(x):
@@ -97,10 +100,12 @@ class _Official(ArrayDataset):
 
     def __init__(self, root=None, train: bool = True, download: bool = False,
                  transform=None, target_transform=None):
+        name = type(self).__name__
+        self.train = chk.flag(name, "train", train)
+        chk.flag(name, "download", download)
         (x_tr, y_tr), (x_te, y_te) = type(self)._loader(root=root, download=download)
         x, y = (x_tr, y_tr) if train else (x_te, y_te)
         super().__init__(x, y, transform, target_transform)
-        self.train = train
 
 
 class MNIST(_Official):
@@ -164,6 +169,6 @@ def random_split(dataset, lengths, seed=None):
     else:
         raise ValueError(f"random_split: lengths must be ints >= 0 summing to len(dataset)={n} "
                          f"or fractions summing to 1, got {lengths!r}")
-    order = np.random.default_rng(seed).permutation(n)
+    order = np.random.default_rng(chk.seed("random_split", seed)).permutation(n)
     bounds = np.cumsum([0] + counts)
     return [Subset(dataset, order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _checks as chk
+
 
 def scale_to_unit(x) -> np.ndarray:
     """Pixels 0-255 (uint8 or float) -> float32 0-1: ``x / 255``."""
@@ -26,9 +28,7 @@ class Standardizer:
     """
 
     def __init__(self, epsilon: float = 1e-7):
-        if not epsilon >= 0:
-            raise ValueError(f"Standardizer: epsilon must be >= 0, got {epsilon!r}")
-        self.epsilon = epsilon
+        self.epsilon = chk.non_negative("Standardizer", "epsilon", epsilon)
         self.mean_ = self.std_ = None
 
     def fit(self, x) -> "Standardizer":
@@ -85,7 +85,7 @@ def to_categorical(y, num_classes: int | None = None, dtype=np.float32) -> np.nd
         y = y.astype(np.int64)
     if num_classes is None:
         num_classes = int(y.max()) + 1 if y.size else 0
-    if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+    if not chk.is_int(num_classes) or num_classes < 1:
         raise ValueError(f"to_categorical: num_classes must be an int >= 1, got {num_classes!r}")
     bad = (y < 0) | (y >= num_classes)
     if bad.any():

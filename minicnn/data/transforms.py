@@ -14,8 +14,11 @@ seed gives the same images.
     >>> t(x_batch_uint8).shape == x_batch_uint8.shape    # doctest: +SKIP
 
 Value ranges: uint8 images are 0-255; float images are taken to be 0-1 (use
-``ToFloat`` first), which matters for ``ColorJitter``'s clipping and
-``RandomErasing(value="random")``. ``Normalize`` goes last.
+``ToFloat`` first), which matters for ``ColorJitter``'s clipping. The usual
+order is torchvision's: geometry and colour on the raw image, then
+``ToFloat``, ``Normalize``, and ``RandomErasing`` last (it works on normalised
+images: ``value=0`` erases to the dataset mean, ``value="random"`` draws
+standard-normal noise, as in torchvision).
 """
 from __future__ import annotations
 
@@ -47,11 +50,11 @@ class Transform:
     supports_batches = True
 
     def __init__(self, seed=None):
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(chk.seed(type(self).__name__, seed))
 
     def reseed(self, seed) -> None:
         """Restart the random stream (the same seed gives the same outputs again)."""
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(chk.seed(type(self).__name__, seed))
 
     def __call__(self, x):
         batch, single = chk.image_batch(type(self).__name__, x)
@@ -117,12 +120,20 @@ class Normalize(Transform):
 
     def __init__(self, mean, std):
         super().__init__(None)
-        self.mean = np.atleast_1d(np.asarray(mean, dtype=np.float64))
-        self.std = np.atleast_1d(np.asarray(std, dtype=np.float64))
-        if self.mean.ndim != 1 or not np.all(np.isfinite(self.mean)):
-            chk.fail("Normalize", "mean", "a number or a sequence of finite numbers", mean)
-        if self.std.ndim != 1 or not np.all(self.std > 0) or not np.all(np.isfinite(self.std)):
+        self.mean = self._values("mean", mean, "a number or a sequence of finite numbers")
+        self.std = self._values("std", std, "a number or a sequence of numbers > 0")
+        if not np.all(self.std > 0):
             chk.fail("Normalize", "std", "a number or a sequence of numbers > 0", std)
+
+    @staticmethod
+    def _values(arg, v, rule):
+        try:
+            a = np.atleast_1d(np.asarray(v, dtype=np.float64))
+        except (TypeError, ValueError):
+            chk.fail("Normalize", arg, rule, v)
+        if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
+            chk.fail("Normalize", arg, rule, v)
+        return a
 
     def apply_batch(self, x):
         if not np.issubdtype(x.dtype, np.floating):
@@ -170,15 +181,17 @@ class RandomCrop(Transform):
     size: int or (h, w) > 0; padding: int or (ph, pw) >= 0, added on both sides.
     The classic CIFAR recipe is ``RandomCrop(32, padding=4)``: shifts of up to
     4 pixels in each direction, same output shape.
+
+    A pair is (rows, columns) here, like ``size`` and like minicnn's conv
+    padding; torchvision's 2-tuple padding is the other way round
+    (left/right, top/bottom). With an int, as almost always, they agree.
     """
 
     def __init__(self, size, padding=0, fill=0, seed=None):
         super().__init__(seed)
         self.size = _pair("RandomCrop", "size", size, minimum=1)
         self.padding = _pair("RandomCrop", "padding", padding, minimum=0)
-        if not chk.is_number(fill):
-            chk.fail("RandomCrop", "fill", "a number", fill)
-        self.fill = fill
+        self.fill = chk.number("RandomCrop", "fill", fill)
 
     def apply_batch(self, x):
         N, H, W, C = x.shape
@@ -187,7 +200,8 @@ class RandomCrop(Transform):
         if h > H + 2 * ph or w > W + 2 * pw:
             raise ValueError(f"RandomCrop: crop {self.size} is larger than the padded image "
                              f"({H + 2 * ph}, {W + 2 * pw})")
-        padded = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=self.fill)
+        padded = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)),
+                        constant_values=_fill_value("RandomCrop", "fill", self.fill, x.dtype))
         top = self.rng.integers(0, H + 2 * ph - h + 1, size=N)
         left = self.rng.integers(0, W + 2 * pw - w + 1, size=N)
         # A view of every h x w window of every image, (N, rows, cols, C, h, w),
@@ -236,9 +250,7 @@ class RandomAffine(Transform):
         else:
             self.shear = chk.symmetric_range(name, "shear", shear, -89, 89) + (0.0, 0.0)
         self.interpolation = chk.choice(name, "interpolation", interpolation, tuple(INTERPOLATIONS))
-        if not chk.is_number(fill):
-            chk.fail(name, "fill", "a number", fill)
-        self.fill = float(fill)
+        self.fill = chk.number(name, "fill", fill)
 
     def sample(self, n: int, height: int, width: int) -> dict:
         """Draw the parameters of ``n`` transformations (arrays of shape (n,))."""
@@ -280,7 +292,9 @@ class ColorJitter(Transform):
     brightness b: factor in [max(0, 1-b), 1+b] (or a pair), ``x * f``.
     contrast c:   factor in [max(0, 1-c), 1+c] (or a pair), blend with the
                   image's mean grey level: ``mean + f * (x - mean)``.
-    Results are clipped to the value range (0-255 uint8, 0-1 float).
+    Results are clipped to the value range (0-255 uint8, 0-1 float), so use
+    it before ``Normalize``. Brightness is always applied before contrast
+    (torchvision shuffles the order of its adjustments).
     """
 
     def __init__(self, brightness=0.0, contrast=0.0, seed=None):
@@ -322,7 +336,9 @@ class RandomErasing(Transform):
 
     scale: (lo, hi) fraction of the image area, 0 < lo <= hi <= 1.
     ratio: (lo, hi) aspect ratio h/w of the rectangle, 0 < lo <= hi (drawn log-uniform).
-    value: a number, one number per channel, or "random" (uniform noise in the value range).
+    value: a number, one number per channel, or "random": standard-normal noise
+           for float images (torchvision's choice: it expects normalised
+           images, so put RandomErasing after Normalize), uniform 0-255 for uint8.
     Up to 10 tries per image to find a rectangle that fits; else the image is kept.
     """
 
@@ -358,9 +374,14 @@ class RandomErasing(Transform):
         erase &= fits.any(axis=1)
         u_top, u_left = r.random(N), r.random(N)
         if self.value == "random":
-            noise = r.uniform(0, _value_max(x), size=x.shape)
+            noise = (r.integers(0, 256, size=x.shape, dtype=np.uint8) if x.dtype == np.uint8
+                     else r.standard_normal(size=x.shape).astype(x.dtype))
         else:
-            fill = np.broadcast_to(np.asarray(self.value, dtype=np.float64), (C,))
+            fill = np.asarray(self.value, dtype=np.float64)
+            if fill.size not in (1, C):
+                raise ValueError(f"RandomErasing: value has {fill.size} numbers but the images "
+                                 f"have {C} channels")
+            fill = np.broadcast_to(_fill_value("RandomErasing", "value", fill, x.dtype), (C,))
         for n in np.flatnonzero(erase):
             hh, ww = h[n, first[n]], w[n, first[n]]
             top = int(u_top[n] * (H - hh + 1))
@@ -371,6 +392,18 @@ class RandomErasing(Transform):
 
     def _args(self):
         return {"p": self.p, "scale": self.scale, "ratio": self.ratio, "value": self.value}
+
+
+def _fill_value(owner, arg, value, dtype):
+    """``value`` as ``dtype``; for integer images it must fit (300 would wrap round in uint8)."""
+    value = np.asarray(value, dtype=np.float64)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        if np.any(value < info.min) or np.any(value > info.max):
+            raise ValueError(f"{owner}: {arg}={value.tolist()} does not fit {np.dtype(dtype).name} "
+                             f"images ({info.min}..{info.max})")
+        value = np.rint(value)
+    return value.astype(dtype)
 
 
 def _pair(owner, arg, v, minimum):
