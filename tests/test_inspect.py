@@ -160,16 +160,45 @@ def test_saliency_is_max_abs_gradient_over_channels(x6):
     np.testing.assert_allclose(ins.saliency(model, x6), ins.saliency(model, x6, pred))
 
 
-def test_bad_targets_raise(x6):
-    model = small_cnn()
-    with pytest.raises(ValueError, match="out of range"):
-        ins.input_gradient(model, x6, ("class", 3))
-    with pytest.raises(ValueError, match="2-D"):
-        ins.input_gradient(model, x6, ("unit", "c1", 0))
-    with pytest.raises(ValueError, match="no layer"):
-        ins.input_gradient(model, x6, ("filter", "nope", 0))
-    with pytest.raises(ValueError):
-        ins.input_gradient(model, x6, ("logit", 0))
+def test_errors_name_the_function_the_argument_and_the_value(x6):
+    """Bad layer names, wrong ranks, out-of-range classes: ValueError saying who, which argument, what value."""
+    model, gm = small_cnn(), gap_cnn()
+    x8 = np.zeros((2, 8, 8, 2))
+    cases = [
+        (lambda: ins.input_gradient(model, x6, ("class", 3)),
+         r"input_gradient: target=\('class', 3\): class index 3 out of range 0\.\.2"),
+        (lambda: ins.input_gradient(model, x6, ("unit", "c1", 0)), r"input_gradient: .*'unit' needs a 2-D output"),
+        (lambda: ins.input_gradient(model, x6, ("filter", "nope", 0)),
+         r"input_gradient: target layer='nope' is not a layer of model .*\['c1', 'r1'"),
+        (lambda: ins.input_gradient(model, x6, ("filter", "c2", 4)),
+         r"input_gradient: target=\('filter', 'c2', 4\): filter index 4 out of range 0\.\.3"),
+        (lambda: ins.input_gradient(model, x6, ("logit", 0)), r"input_gradient: target must be .*\('logit', 0\)"),
+        (lambda: ins.input_gradient(model, x6[0], ("class", 0)),
+         r"input_gradient: x must have shape \(N, 6, 6, 2\) .*x\.shape=\(6, 6, 2\).*x\[None\]"),
+        (lambda: ins.saliency(model, x6, 5), r"saliency: class_index=5: class index 5 out of range 0\.\.2"),
+        (lambda: ins.saliency(model, x6, [0, 1]), r"saliency: class_index=\[0, 1\]: .*shape \(3,\)"),
+        (lambda: ins.grad_cam(model, x6, 7), r"grad_cam: class_index=7: class 7 out of range 0\.\.2"),
+        (lambda: ins.grad_cam(model, x6, 0, layer="fc1"), r"grad_cam: layer='fc1' outputs shape"),
+        (lambda: ins.grad_cam(model, x6, 0, layer="conv9"), r"grad_cam: layer='conv9' is not a layer"),
+        (lambda: ins.hires_cam(model, x6[..., :1], 0), r"hires_cam: x must have shape \(N, 6, 6, 2\)"),
+        (lambda: ins.class_activation_map(gm, x8, -1), r"class_activation_map: class_index=-1: class -1 out"),
+        (lambda: ins.class_activation_map(model, x6, 0), r"class_activation_map: .* no GlobalAvgPool2D"),
+        (lambda: ins.activations(model, x6, layers=["r1", "bad"]), r"activations: layers='bad' is not a layer"),
+        (lambda: ins.activations(model, x6, batch_size=0), r"activations: batch_size must be .* got 0"),
+        (lambda: ins.activation_maximization(model, "out", 3, steps=1),
+         r"activation_maximization: index=3: class index 3 out of range 0\.\.2"),
+        (lambda: ins.activation_maximization(model, "nope", 0), r"activation_maximization: layer='nope'"),
+        (lambda: ins.filter_statistics(model, x6, [0, 1], "r1"), r"filter_statistics: 3 images .* but 2 labels"),
+        (lambda: ins.filter_statistics(model, x6, [0, 1, 0], "flatt"), r"filter_statistics: layer='flatt'"),
+        (lambda: ins.features(model, x6, "zzz"), r"features: layer='zzz'"),
+        (lambda: ins.confusion_matrix(model, x6, np.zeros((3, 2, 2))), r"confusion_matrix: y must be"),
+    ]
+    for call, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            call()
+        assert no_hooks(model) and no_hooks(gm)
+    # a single layer name is one layer, not a string's characters
+    assert list(ins.activations(model, x6, layers="c1")) == ["c1"]
 
 
 # ----------------------------------------------------------------- CAM

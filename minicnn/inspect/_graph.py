@@ -15,39 +15,41 @@ Three ideas are used everywhere in ``minicnn.inspect``:
 3. *Leave the model as we found it.* ``input_only(model)`` freezes every layer
    for the duration of an inspection (backward then skips the parameter
    gradients, which inspection never needs) and restores each ``param.grad``
-   afterwards; ``forward_hooks``/``backward_hooks`` remove their hooks even if
-   an exception is raised.
+   afterwards; ``hooks`` removes its hooks even if an exception is raised.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
 from ..graph import GraphRunner, graph_inputs
 
 
-def require_built(model, x=None) -> None:
+def require_built(model, x=None, owner: str = "inspect") -> None:
     """Sequential models may build on their first batch: let them, then check."""
     if not model.built and x is not None:
         model._ensure_built_for(np.asarray(x)[:1])
     if not model.built:
-        raise ValueError(f"{model.name}: the model is not built; give it an Input(...) or call it on data first")
+        raise ValueError(f"{owner}: model {model.name!r} is not built; give it an Input(...) or call it on data first")
 
 
 def layer_name(layer) -> str:
     return layer if isinstance(layer, str) else getattr(layer, "name", repr(layer))
 
 
-def resolve_node(model, layer):
+def resolve_node(model, layer, owner: str = "inspect", arg: str = "layer"):
     """The node computing ``layer`` (a name or a Layer). A layer called at
-    several places (shared weights) resolves to its *last* call."""
+    several places (shared weights) resolves to its *last* call.
+
+    owner, arg: the public function and argument, named in the error message.
+    """
     name = layer_name(layer)
     found = [n for n in model.nodes if n.layer.name == name and (isinstance(layer, str) or n.layer is layer)]
     if not found:
         names = [n.layer.name for n in model.nodes]
-        raise ValueError(f"{model.name}: no layer named {name!r} in the graph; layers are {names}")
+        raise ValueError(f"{owner}: {arg}={name!r} is not a layer of model {model.name!r}; its layers are {names}")
     return found[-1]
 
 
@@ -71,18 +73,24 @@ def runner_to(model, node) -> GraphRunner:
     return GraphRunner(inputs, [node.output])
 
 
-def as_float_input(model, x) -> np.ndarray:
-    """x as a float array (integers become float32, as in ``model.forward``); float64 stays float64."""
+def as_float_input(model, x, owner: str = "inspect") -> np.ndarray:
+    """x as a float array (integers become float32, as in ``model.forward``); float64 stays float64.
+
+    Checks x against the model's input shape (N, H, W, C) and names ``owner``
+    (the public function) in the error.
+    """
     x = np.asarray(x)
     if x.dtype.kind in "iub":
         x = x.astype(np.float32)
     elif x.dtype.kind != "f":
-        raise ValueError(f"{model.name}: input must be numeric, got dtype {x.dtype}")
-    require_built(model, x)
+        raise ValueError(f"{owner}: x must be numeric, got dtype {x.dtype}")
+    require_built(model, x if x.ndim > 0 else None, owner)
     want = model.input_shape
     if x.ndim != len(want) or any(w is not None and w != s for w, s in zip(want[1:], x.shape[1:])):
-        raise ValueError(f"{model.name}: expected input of shape (N, {', '.join(str(d) for d in want[1:])}), "
-                         f"got {x.shape}")
+        dims = ", ".join("?" if d is None else str(d) for d in want[1:])
+        hint = " (one image? add a batch axis: x[None])" if x.ndim == len(want) - 1 else ""
+        raise ValueError(f"{owner}: x must have shape (N, {dims}) for model {model.name!r}, "
+                         f"got x.shape={x.shape}{hint}")
     return x
 
 
@@ -121,47 +129,45 @@ def input_only(model) -> Iterator[None]:
 
 
 @contextmanager
-def forward_hooks(layers: Sequence, fn: Callable) -> Iterator[None]:
-    """Register ``fn`` as a forward hook on each layer; always remove them."""
+def hooks(layers: Sequence, forward: Optional[Callable] = None, backward: Optional[Callable] = None
+          ) -> Iterator[None]:
+    """Register ``forward`` / ``backward`` as hooks on each layer; always remove them.
+
+    forward: fn(layer, inputs, output); backward: fn(layer, grad_input, grad_output).
+    The handles are removed in ``finally``, so an exception inside the block
+    (or while registering) leaves no hook behind.
+    """
     handles = []
     try:
         for layer in layers:
-            handles.append(layer.register_forward_hook(fn))
+            if forward is not None:
+                handles.append(layer.register_forward_hook(forward))
+            if backward is not None:
+                handles.append(layer.register_backward_hook(backward))
         yield
     finally:
         for h in handles:
             h.remove()
 
 
-@contextmanager
-def backward_hooks(layers: Sequence, fn: Callable) -> Iterator[None]:
-    """Register ``fn`` as a backward hook on each layer; always remove them."""
-    handles = []
-    try:
-        for layer in layers:
-            handles.append(layer.register_backward_hook(fn))
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-
-
-def batches(n: int, batch_size) -> List[slice]:
+def batches(n: int, batch_size, owner: str = "inspect") -> List[slice]:
+    """Slices covering 0..n in steps of batch_size (None: one slice)."""
+    if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) != batch_size
+                                   or batch_size < 1):
+        raise ValueError(f"{owner}: batch_size must be a positive int or None, got {batch_size!r}")
     if batch_size is None or batch_size >= n:
         return [slice(0, n)]
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
     return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
 
 
-def collect_outputs(model, x, layers: Sequence, batch_size=None) -> Dict[str, np.ndarray]:
+def collect_outputs(model, x, layers: Sequence, batch_size=None, owner: str = "inspect") -> Dict[str, np.ndarray]:
     """Outputs of ``layers`` (Layer objects) for ``x``, in inference mode, via forward hooks.
 
     The forward pass runs only as far as the deepest requested layer, keeps no
     caches, and goes batch by batch; the per-batch outputs are concatenated.
     """
-    x = as_float_input(model, x)
-    nodes = [resolve_node(model, layer) for layer in layers]
+    x = as_float_input(model, x, owner)
+    nodes = [resolve_node(model, layer, owner) for layer in layers]
     last = max(nodes, key=lambda n: node_index(model, n))
     runner = runner_to(model, last)
     wanted = {id(layer) for layer in layers}
@@ -172,8 +178,8 @@ def collect_outputs(model, x, layers: Sequence, batch_size=None) -> Dict[str, np
             # copy: a later layer must not be able to change what we return
             parts[layer.name].append(np.array(output, copy=True))
 
-    with forward_hooks(layers, record):
-        for sl in batches(len(x), batch_size):
+    with hooks(layers, forward=record):
+        for sl in batches(len(x), batch_size, owner):
             n_before = {k: len(v) for k, v in parts.items()}
             runner.forward([x[sl]], training=False, keep_cache=False)
             for k, v in parts.items():  # a shared layer fires more than once: keep its last call

@@ -31,7 +31,10 @@ def activations(model, x, layers: Optional[Sequence] = None, batch_size: Optiona
     The hooks are removed afterwards, also if the forward pass raises.
     A layer called at several places of the graph reports its last call.
     """
-    x = as_float_input(model, x)
+    owner = "activations"
+    x = as_float_input(model, x, owner)
+    if isinstance(layers, str) or hasattr(layers, "register_forward_hook"):
+        layers = [layers]  # one layer: not a string's characters
     if layers is None:
         chosen = []
         for node in model.nodes:
@@ -39,9 +42,9 @@ def activations(model, x, layers: Optional[Sequence] = None, batch_size: Optiona
                 chosen.append(node.layer)
     else:
         # graph order, whatever order they were asked in
-        nodes = sorted({id(n): n for n in (resolve_node(model, l) for l in layers)}.values(),
+        nodes = sorted({id(n): n for n in (resolve_node(model, l, owner, "layers") for l in layers)}.values(),
                        key=lambda n: node_index(model, n))
         chosen = [n.layer for n in nodes]
     if not chosen:
         return {}
-    return collect_outputs(model, x, chosen, batch_size)
+    return collect_outputs(model, x, chosen, batch_size, owner)

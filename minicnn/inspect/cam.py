@@ -33,7 +33,7 @@ from typing import Tuple
 
 import numpy as np
 
-from ._graph import as_float_input, forward_hooks, node_index, resolve_node, runner_to
+from ._graph import as_float_input, hooks, node_index, resolve_node, runner_to
 from .gradients import _Probe
 
 __all__ = ["class_activation_map", "grad_cam", "hires_cam", "upsample_to_input", "default_cam_layer"]
@@ -43,30 +43,49 @@ _PASS_THROUGH = ("Dropout", "Flatten")
 
 
 def _class_indices(class_index, n: int, k: int, owner: str) -> np.ndarray:
+    """class_index (an int or (N,) ints, each in 0..k-1) -> (N,) ints, or a ValueError naming owner."""
     idx = np.asarray(class_index)
     if idx.dtype.kind not in "iu":
-        raise ValueError(f"{owner}: class_index must be an int or (N,) ints, got {class_index!r}")
+        raise ValueError(f"{owner}: class_index must be an int or (N,) ints, got class_index={class_index!r}")
     idx = np.broadcast_to(idx, (n,)) if idx.ndim == 0 else idx
-    if idx.shape != (n,) or idx.min() < 0 or idx.max() >= k:
-        raise ValueError(f"{owner}: class_index must be an int or one per sample ({n},) in 0..{k - 1}, "
-                         f"got {class_index!r}")
+    if idx.shape != (n,):
+        raise ValueError(f"{owner}: class_index must be an int or one per sample, shape ({n},), "
+                         f"got shape {idx.shape}")
+    if idx.min() < 0 or idx.max() >= k:
+        bad = idx[(idx < 0) | (idx >= k)][0]
+        raise ValueError(f"{owner}: class_index={class_index!r}: class {bad} out of range 0..{k - 1} "
+                         f"(the model has {k} classes)")
     return idx
 
 
+def _is_softmax(layer) -> bool:
+    """A Softmax layer or Activation("softmax"): the identity on the logits."""
+    return type(layer).__name__ in ("Softmax", "Activation") and getattr(layer, "outputs_softmax", False)
+
+
 def _gap_dense(model):
-    """(GAP node, Dense layer) of a conv -> GlobalAvgPool2D -> Dense network, or a ValueError."""
+    """(GAP node, Dense layer) of a conv -> GlobalAvgPool2D -> Dense network, or a ValueError.
+
+    Between the GAP and the Dense only layers that are the identity in
+    inference mode (Dropout, Flatten) are allowed, and after the Dense only a
+    softmax: then the logit is exactly linear in the GAP's input.
+    """
     nodes = model.nodes
-    gaps = [i for i, n in enumerate(nodes) if type(n.layer).__name__ in ("GlobalAvgPool2D",)]
+    gaps = [i for i, n in enumerate(nodes) if type(n.layer).__name__ == "GlobalAvgPool2D"]
     if not gaps:
-        raise ValueError(f"class_activation_map: {model.name} has no GlobalAvgPool2D layer; CAM needs "
+        raise ValueError(f"class_activation_map: model {model.name!r} has no GlobalAvgPool2D layer; CAM needs "
                          f"conv -> GlobalAvgPool2D -> Dense (use grad_cam for other networks)")
     g = gaps[-1]
     after = [n.layer for n in nodes[g + 1:]]
+    if after and _is_softmax(after[-1]):
+        after = after[:-1]
     dense = [l for l in after if type(l).__name__ not in _PASS_THROUGH]
-    if len(dense) != 1 or type(dense[0]).__name__ != "Dense" or after[-1] is not dense[0]:
+    if (len(dense) != 1 or type(dense[0]).__name__ != "Dense" or after[-1] is not dense[0]
+            or getattr(dense[0], "activation", None) not in (None, "linear", "softmax")):
         names = [f"{l.name} ({type(l).__name__})" for l in after]
-        raise ValueError(f"class_activation_map: after {nodes[g].layer.name} the network must be one Dense layer "
-                         f"(Dropout/Flatten allowed), got {names}; use grad_cam instead")
+        raise ValueError(f"class_activation_map: after {nodes[g].layer.name!r} the network must be one Dense "
+                         f"layer without activation or with softmax (Dropout/Flatten allowed before it, a "
+                         f"Softmax layer after it), got {names}; use grad_cam instead")
     return nodes[g], dense[0]
 
 
@@ -78,14 +97,14 @@ def class_activation_map(model, x, class_index) -> np.ndarray:
     class_index: an int or one per sample (N,). Not rectified: negative values
     are evidence *against* the class.
     """
-    x = as_float_input(model, x)
+    x = as_float_input(model, x, "class_activation_map")
     gap_node, dense = _gap_dense(model)
     captured = {}
 
     def grab(layer, inputs, output):
         captured["A"] = np.array(inputs[0], copy=True)
 
-    with forward_hooks([gap_node.layer], grab):  # run only up to the GAP, keep no caches
+    with hooks([gap_node.layer], forward=grab):  # run only up to the GAP, keep no caches
         runner_to(model, gap_node).forward([x], training=False, keep_cache=False)
     A = captured["A"]                                  # (N, h, w, F)
     w = dense.params["kernel"].value                    # (F, K)
@@ -93,27 +112,32 @@ def class_activation_map(model, x, class_index) -> np.ndarray:
     return np.einsum("nijf,fn->nij", A, w[:, c])
 
 
-def default_cam_layer(model) -> str:
+def default_cam_layer(model, owner: str = "default_cam_layer") -> str:
     """The last layer with a 4-D output (N, h, w, F): the last spatial features before
-    the network flattens or pools them into vectors."""
+    the network flattens or pools them into vectors.
+
+    On CONV-RELU-MAXP-FLATTEN-DENSE this is the MAXP output, like
+    pytorch-grad-cam's ``model.features[-1]`` for VGG; pass
+    ``layer="<the ReLU>"`` to get the finer map before pooling.
+    """
     spatial = [n for n in model.nodes if len(n.output.shape) == 4]
     if not spatial:
-        raise ValueError(f"grad_cam: {model.name} has no layer with a 4-D output (N, h, w, F)")
+        raise ValueError(f"{owner}: model {model.name!r} has no layer with a 4-D output (N, h, w, F)")
     return spatial[-1].layer.name
 
 
 def _cam_layer_gradients(model, x, class_index, layer, owner):
     """(A, dA): the layer's output (forward hook) and d logit_c / dA (backward hook)."""
-    x = as_float_input(model, x)
-    layer = default_cam_layer(model) if layer is None else layer
-    node = resolve_node(model, layer)
+    x = as_float_input(model, x, owner)
+    layer = default_cam_layer(model, owner) if layer is None else layer
+    node = resolve_node(model, layer, owner)
     if len(node.output.shape) != 4:
-        raise ValueError(f"{owner}: layer {node.layer.name} outputs {node.output.shape}; it needs a 4-D "
-                         f"(N, h, w, F) output")
+        raise ValueError(f"{owner}: layer={node.layer.name!r} outputs shape {node.output.shape}; it needs a 4-D "
+                         f"(N, h, w, F) output (a conv, ReLU or pooling layer)")
     if node_index(model, node) == len(model.nodes) - 1:
-        raise ValueError(f"{owner}: layer {node.layer.name} is the output layer")
+        raise ValueError(f"{owner}: layer={node.layer.name!r} is the output layer")
     c = _class_indices(class_index, len(x), model.output_shape[-1], owner)
-    _, _, (A, dA) = _Probe(model, ("class", c))(x, watch=node.layer)
+    _, _, (A, dA) = _Probe(model, ("class", c), owner, arg="class_index")(x, watch=node.layer)
     return A, dA
 
 

@@ -20,9 +20,9 @@ def features(model, x, layer, batch_size: int = 256) -> np.ndarray:
     Runs in inference mode, batch by batch, only as far as ``layer`` (the
     output is captured with a forward hook, removed afterwards).
     """
-    x = as_float_input(model, x)
-    target = resolve_node(model, layer).layer
-    out = collect_outputs(model, x, [target], batch_size)[target.name]
+    x = as_float_input(model, x, "features")
+    target = resolve_node(model, layer, "features").layer
+    out = collect_outputs(model, x, [target], batch_size, owner="features")[target.name]
     return out.reshape(len(x), -1)
 
 

@@ -33,7 +33,7 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from ._graph import as_float_input, backward_hooks, forward_hooks, input_only, layer_name, resolve_node, runner_to
+from ._graph import as_float_input, hooks, input_only, layer_name, resolve_node, runner_to
 
 __all__ = ["Target", "input_gradient", "saliency", "objective_and_gradient"]
 
@@ -47,56 +47,72 @@ class Target(NamedTuple):
     index: object
 
 
-def parse_target(target) -> Target:
+def parse_target(target, owner: str = "input_gradient") -> Target:
     """``("class", k)`` / ``("unit", layer, j)`` / ``("filter", layer, f)`` -> Target (checked)."""
     if isinstance(target, Target):
         return target
     if not isinstance(target, (tuple, list)) or not target or target[0] not in _KINDS:
-        raise ValueError(f"target must be ('class', k), ('unit', layer, j) or ('filter', layer, f), got {target!r}")
+        raise ValueError(f"{owner}: target must be ('class', k), ('unit', layer, j) or ('filter', layer, f), "
+                         f"got target={target!r}")
     if target[0] == "class":
         if len(target) != 2:
-            raise ValueError(f"target ('class', k) takes one index, got {target!r}")
+            raise ValueError(f"{owner}: target ('class', k) takes one index, got target={target!r}")
         return Target("class", None, target[1])
     if len(target) != 3:
-        raise ValueError(f"target ({target[0]!r}, layer, index) takes a layer and an index, got {target!r}")
+        raise ValueError(f"{owner}: target ({target[0]!r}, layer, index) takes a layer and an index, "
+                         f"got target={target!r}")
     return Target(target[0], layer_name(target[1]), target[2])
+
+
+def _describe(target: Target) -> str:
+    """The target as the user wrote it, for error messages."""
+    return f"({target.kind!r}, {target.index!r})" if target.kind == "class" else \
+        f"({target.kind!r}, {target.layer!r}, {target.index!r})"
 
 
 class _Probe:
     """A target bound to a model: forward to the target's node, seed, backward.
 
     Built once and called many times (activation maximization does hundreds
-    of steps), so the sub-graph is found only once.
+    of steps), so the sub-graph is found only once. ``owner`` is the public
+    function the probe works for, named in error messages.
     """
 
-    def __init__(self, model, target):
+    def __init__(self, model, target, owner: str = "input_gradient", arg: str = "target", shown=None):
         self.model = model
-        self.target = parse_target(target)
+        self.owner, self.arg = owner, arg
+        self.shown = shown  # the argument as the user gave it (for messages), if not the target
+        self.target = parse_target(target, owner)
         if self.target.kind == "class":
             self.node = model.nodes[-1]
         else:
-            self.node = resolve_node(model, self.target.layer)
+            self.node = resolve_node(model, self.target.layer, owner, arg=f"{arg} layer")
         # Only the part of the graph that the target depends on runs: the
         # backward pass then starts at the target's node, with our seed.
         self.runner = runner_to(model, self.node)
         self.logits = self.target.kind == "class"
 
+    def _error(self, what: str) -> ValueError:
+        shown = self.shown if self.shown is not None else self.target.index
+        shown = _describe(self.target) if self.arg == "target" else repr(shown)
+        return ValueError(f"{self.owner}: {self.arg}={shown}: {what}")
+
     def _indices(self, out: np.ndarray) -> np.ndarray:
         n, size = out.shape[0], out.shape[-1]
         idx = np.asarray(self.target.index)
         if idx.dtype.kind not in "iu":
-            raise ValueError(f"target {self.target}: the index must be an int or an array of ints, got {idx!r}")
+            raise self._error(f"the index must be an int or an array of ints, got {self.target.index!r}")
         idx = np.broadcast_to(idx, (n,)) if idx.ndim == 0 else idx
         if idx.shape != (n,):
-            raise ValueError(f"target {self.target}: index must be an int or one per sample, shape ({n},), "
-                             f"got shape {idx.shape}")
-        if idx.min() < 0 or idx.max() >= size:
-            what = "classes" if self.target.kind == "class" else "units/filters"
-            raise ValueError(f"target {self.target}: index out of range, {self.node.layer.name} has {size} {what} "
-                             f"(output shape {out.shape})")
+            raise self._error(f"the index must be an int or one per sample, shape ({n},), got shape {idx.shape}")
         if self.target.kind == "unit" and out.ndim != 2:
-            raise ValueError(f"target {self.target}: 'unit' needs a 2-D output (N, units), {self.node.layer.name} "
-                             f"outputs {out.shape}; use ('filter', layer, f) for the mean of a feature map")
+            raise self._error(f"'unit' needs a 2-D output (N, units), layer {self.node.layer.name!r} outputs "
+                              f"{out.shape}; use ('filter', layer, f) for the mean of a feature map")
+        if idx.min() < 0 or idx.max() >= size:
+            what = {"class": "class", "unit": "unit", "filter": "filter"}[self.target.kind]
+            bad = idx[(idx < 0) | (idx >= size)][0]
+            raise self._error(f"{what} index {bad} out of range 0..{size - 1} (layer {self.node.layer.name!r} "
+                              f"outputs shape {out.shape})")
         return idx
 
     def seed(self, out: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -118,7 +134,7 @@ class _Probe:
         with a forward and a backward hook; else watched is None.
         """
         captured = {}
-        watch_layers = [] if watch is None else [resolve_node(self.model, watch).layer]
+        watch_layers = [] if watch is None else [resolve_node(self.model, watch, self.owner).layer]
 
         def on_forward(layer, inputs, output):
             captured["A"] = np.array(output, copy=True)
@@ -126,30 +142,32 @@ class _Probe:
         def on_backward(layer, grad_input, grad_output):
             captured["dA"] = np.array(grad_output[0], copy=True)
 
-        with input_only(self.model), forward_hooks(watch_layers, on_forward), \
-                backward_hooks(watch_layers, on_backward):
+        with input_only(self.model), hooks(watch_layers, forward=on_forward, backward=on_backward):
             out = self.runner.forward([x], training=False, keep_cache=True, logits=self.logits)[0]
-            values, seed = self.seed(out)
-            dx = self.runner.backward([seed], from_logits=self.logits)[0]
-            self.runner.caches = None  # the caches hold every activation: free them now
+            try:
+                values, seed = self.seed(out)
+                dx = self.runner.backward([seed], from_logits=self.logits)[0]
+            finally:
+                self.runner.caches = None  # the caches hold every activation: free them now
         if dx is None:  # the target does not depend on the input at all
             dx = np.zeros_like(x)
         watched = None
         if watch is not None:
             if "A" not in captured or "dA" not in captured:
-                raise ValueError(f"layer {layer_name(watch)} is not between the input and the target {self.target}")
+                raise ValueError(f"{self.owner}: layer={layer_name(watch)!r} is not between the input and "
+                                 f"the target {_describe(self.target)}")
             watched = (captured["A"], captured["dA"])
         return values, dx, watched
 
 
-def objective_and_gradient(model, x, target, watch=None):
+def objective_and_gradient(model, x, target, watch=None, owner: str = "objective_and_gradient"):
     """The target's value per sample and its input gradient: ``(values (N,), dx (N, H, W, C))``.
 
     See the module docstring for ``target``. With ``watch=layer`` also returns
     that layer's output A and dS/dA as a third item ``(A, dA)``.
     """
-    x = as_float_input(model, x)
-    values, dx, watched = _Probe(model, target)(x, watch)
+    x = as_float_input(model, x, owner)
+    values, dx, watched = _Probe(model, target, owner)(x, watch)
     return (values, dx) if watch is None else (values, dx, watched)
 
 
@@ -162,26 +180,27 @@ def input_gradient(model, x, target) -> np.ndarray:
     sample n's own value. The model runs in inference mode; no parameter
     gradients are left behind.
     """
-    return objective_and_gradient(model, x, target)[1]
+    return objective_and_gradient(model, x, target, owner="input_gradient")[1]
 
 
 def saliency(model, x, class_index=None) -> np.ndarray:
     """Saliency maps (Simonyan et al., 2014): (N, H, W) for x (N, H, W, C).
 
     map[n, i, j] = max over channels c of |d logit_k / d x[n, i, j, c]|: how
-    much a small change of pixel (i, j) moves the class score. class_index: an
-    int, one per sample (N,), or None for each image's predicted class.
+    much a small change of pixel (i, j) moves the class score (the
+    pre-softmax logit, as in the paper). class_index: an int, one per sample
+    (N,), or None for each image's predicted class.
     """
-    x = as_float_input(model, x)
+    x = as_float_input(model, x, "saliency")
     if class_index is None:
         class_index = predicted_classes(model, x)
-    dx = input_gradient(model, x, ("class", class_index))
+    dx = _Probe(model, ("class", class_index), "saliency", arg="class_index")(x)[1]
     return np.abs(dx).max(axis=-1)
 
 
 def predicted_classes(model, x) -> np.ndarray:
     """argmax of the model's output for each sample, (N,) ints (inference mode, no caches kept)."""
-    x = as_float_input(model, x)
+    x = as_float_input(model, x, "predicted_classes")
     runner = runner_to(model, model.nodes[-1])
     out = runner.forward([x], training=False, keep_cache=False, logits=True)[0]
     return out.reshape(len(x), -1).argmax(axis=1)

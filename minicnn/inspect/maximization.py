@@ -110,7 +110,8 @@ def gaussian_blur(x: np.ndarray, sigma: float) -> np.ndarray:
 
 # ------------------------------------------------------------------ the ascent
 def _target_for(model, layer, index) -> Target:
-    node = resolve_node(model, layer)
+    """The model's last layer -> its class scores; a 4-D output -> a filter's mean; 2-D -> a unit."""
+    node = resolve_node(model, layer, "activation_maximization")
     if node is model.nodes[-1]:
         return Target("class", None, index)
     out_shape = node.output.shape
@@ -169,11 +170,13 @@ def activation_maximization(model, layer, index, steps: int = 200, learning_rate
 
     Returns ``(image, history)``: image (H, W, C) for an int index, or
     (K, H, W, C) for K indices; history (steps + 1,) or (steps + 1, K), the
-    objective (without penalties) before each step and, last, for the returned
-    image.
+    objective (without penalties) before each step (measured on the shifted
+    copy the gradient is taken on, when jitter > 0) and, last, for the
+    returned image itself.
     The model's parameters and gradients are left unchanged.
     """
-    require_built(model)
+    owner = "activation_maximization"
+    require_built(model, owner=owner)
     single = np.ndim(index) == 0
     idx = np.atleast_1d(np.asarray(index))
     if idx.dtype.kind not in "iu" or idx.ndim != 1:
@@ -190,7 +193,7 @@ def activation_maximization(model, layer, index, steps: int = 200, learning_rate
         raise ValueError(f"activation_maximization: value_range must be (lo, hi) with lo < hi, got {value_range}")
 
     rng = np.random.default_rng(seed)
-    probe = _Probe(model, _target_for(model, layer, idx))
+    probe = _Probe(model, _target_for(model, layer, idx), owner, arg="index", shown=index)
     x = _start_image(start, shape, value_range or (0.0, 1.0), rng, dtype)
     if value_range is not None:
         x = np.clip(x, *value_range)

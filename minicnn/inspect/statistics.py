@@ -14,13 +14,14 @@ __all__ = ["FilterStatistics", "filter_statistics", "confusion_matrix", "Paramet
            "parameter_table"]
 
 
-def _labels(y) -> np.ndarray:
+def _labels(y, owner: str) -> np.ndarray:
     """Class indices (N,) from indices or one-hot (N, K)."""
     y = np.asarray(y)
     if y.ndim == 2:
         y = y.argmax(axis=1)
     if y.ndim != 1 or y.dtype.kind not in "iub":
-        raise ValueError(f"labels must be (N,) class indices or (N, K) one-hot, got shape {y.shape}, dtype {y.dtype}")
+        raise ValueError(f"{owner}: y must be (N,) class indices or (N, K) one-hot, got y.shape={y.shape}, "
+                         f"dtype {y.dtype}")
     return y.astype(np.int64)
 
 
@@ -58,20 +59,22 @@ def filter_statistics(model, x, y, layer, batch_size: int = 256) -> FilterStatis
       mean_activation[k, f] = mean over samples n of class k of mean_{i,j} A_n[i, j, f]
       mode_maps[k, i, j]    = mode over samples n of class k of argmax_f A_n[i, j, f]
     """
-    y = _labels(y)
-    x = as_float_input(model, x)
+    owner = "filter_statistics"
+    y = _labels(y, owner)
+    x = as_float_input(model, x, owner)
     if len(y) != len(x):
-        raise ValueError(f"filter_statistics: {len(x)} images but {len(y)} labels")
-    target = resolve_node(model, layer).layer
+        raise ValueError(f"{owner}: {len(x)} images (x.shape={x.shape}) but {len(y)} labels")
+    target = resolve_node(model, layer, owner).layer
     classes = np.unique(y)
     sums = counts = votes = None
     # Batch by batch, so a whole data set's activations never sit in memory at once.
-    for sl in batches(len(x), batch_size):
-        A = collect_outputs(model, x[sl], [target])[target.name]
+    for sl in batches(len(x), batch_size, owner):
+        A = collect_outputs(model, x[sl], [target], owner=owner)[target.name]
         if A.ndim == 2:
             A = A[:, None, None, :]
         if A.ndim != 4:
-            raise ValueError(f"filter_statistics: layer {target.name} outputs {A.shape}; expected (N, h, w, F)")
+            raise ValueError(f"{owner}: layer={target.name!r} outputs shape {A.shape}; expected (N, h, w, F) "
+                             f"or (N, F)")
         n, h, w, F = A.shape
         if sums is None:
             sums = np.zeros((len(classes), F))
@@ -95,11 +98,14 @@ def confusion_matrix(model, x, y, num_classes: Optional[int] = None, batch_size:
     """
     from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
-    y = _labels(y)
-    x = as_float_input(model, x)
+    owner = "confusion_matrix"
+    y = _labels(y, owner)
+    x = as_float_input(model, x, owner)
+    if len(y) != len(x):
+        raise ValueError(f"{owner}: {len(x)} images (x.shape={x.shape}) but {len(y)} labels")
     runner = runner_to(model, model.nodes[-1])
     pred = np.concatenate([runner.forward([x[sl]], training=False, keep_cache=False)[0].argmax(axis=-1)
-                           for sl in batches(len(x), batch_size)])
+                           for sl in batches(len(x), batch_size, owner)])
     K = num_classes if num_classes is not None else int(model.output_shape[-1])
     return sk_confusion_matrix(y, pred, labels=np.arange(K))
 
