@@ -130,15 +130,15 @@ def test_module_level_tables_can_be_overridden(server, mnist_files, tmp_path, mo
 
 def test_cifar10_archive_is_downloaded_and_extracted(server, tmp_path):
     arrays = mini_cifar_arrays()
-    evil = ("../../escaped.bin", b"x")  # a member trying to leave the folder: ignored
-    archive = cifar_tar_gz(arrays, extra_members=[evil])
+    archive = cifar_tar_gz(arrays, extra_members=[("cifar-10-batches-bin/readme.html", b"<p>")])
     server.files["/kriz/cifar-10-binary.tar.gz"] = archive
     root = tmp_path / "root"
     folder = download_dataset("cifar10", root=root, mirrors=[server.url + "kriz/"],
                               md5s={"cifar-10-binary.tar.gz": md5(archive)}, progress=False)
     assert folder == root / "cifar-10-batches-bin"
-    assert not (tmp_path / "escaped.bin").exists()
-    assert not any(name.endswith(".part") for name in leftovers(root))
+    batches = [f"cifar-10-batches-bin/{b}.bin" for b in arrays]
+    assert leftovers(root) == sorted(batches + ["cifar-10-batches-bin/batches.meta.txt",
+                                                "cifar-10-binary.tar.gz"])  # no readme, no .part
     (x, y), (xt, yt) = load_cifar10(root=root, download=False)
     assert x.shape == (15, 32, 32, 3) and xt.shape == (3, 32, 32, 3)
     assert (x[:3] == arrays["data_batch_1"][0]).all() and (yt == arrays["test_batch"][1]).all()
@@ -173,3 +173,50 @@ def test_an_unreachable_mirror_is_tried_once(tmp_path):
         load_mnist(root=tmp_path, mirrors=[dead], progress=False)
     assert str(err.value).count("cannot connect") == 1
     assert str(err.value).count("skipped") == 3
+
+
+@pytest.mark.parametrize("member", ["../../data_batch_1.bin", "/tmp/data_batch_1.bin",
+                                    "cifar-10-batches-bin/../../escaped.bin", "symlink"])
+def test_cifar10_extraction_refuses_path_traversal(tmp_path, member):
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("cifar-10-batches-bin/data_batch_1.bin" if member == "symlink" else member)
+        if member == "symlink":  # a link that would make the next write land in /tmp
+            info.type, info.linkname = tarfile.SYMTYPE, "/tmp/data_batch_1.bin"
+            tar.addfile(info)
+        else:
+            info.size = 3073
+            tar.addfile(info, io.BytesIO(bytes(3073)))
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "cifar-10-binary.tar.gz").write_bytes(buf.getvalue())
+    with pytest.raises(DatasetError, match="refusing unsafe archive member"):
+        load_cifar10(root=root, download=False, md5s={"cifar-10-binary.tar.gz": md5(buf.getvalue())})
+    assert leftovers(tmp_path) == ["root/cifar-10-binary.tar.gz"]  # nothing written anywhere
+
+
+def test_cifar10_truncated_archive_leaves_no_half_extracted_folder(tmp_path):
+    archive = cifar_tar_gz(mini_cifar_arrays())[:-300]
+    (tmp_path / "cifar-10-binary.tar.gz").write_bytes(archive)
+    with pytest.raises(DatasetError, match="cannot extract"):
+        load_cifar10(root=tmp_path, download=False, md5s={"cifar-10-binary.tar.gz": md5(archive)})
+    assert leftovers(tmp_path) == ["cifar-10-binary.tar.gz"]
+    assert [p.name for p in tmp_path.iterdir()] == ["cifar-10-binary.tar.gz"]  # no scratch folder
+
+
+def test_download_shows_a_progress_bar(server, mnist_files, tmp_path, capsys):
+    name = "train-labels-idx1-ubyte.gz"
+    dl.ensure_files({name: md5(mnist_files[name])}, tmp_path, [server.url + "mnist/"], progress=True)
+    err = capsys.readouterr().err
+    assert name in err and "34.0" in err  # tqdm writes to stderr: the file and its size
+
+
+def test_default_mirrors_are_the_known_ones():
+    # torchvision's MNIST mirror first (the original host often answers 403), the
+    # original last; Fashion-MNIST: Zalando's bucket, then keras.datasets' bucket.
+    assert dl.MIRRORS["mnist"][0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
+    assert dl.MIRRORS["mnist"][-1] == "http://yann.lecun.com/exdb/mnist/"
+    assert any("tf-keras-datasets" in m for m in dl.MIRRORS["fashion_mnist"])
+    assert dl.MD5["cifar10"]["cifar-10-binary.tar.gz"] == "c32a1d4ab5d03f1284b67883e8d87530"

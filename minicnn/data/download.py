@@ -35,15 +35,20 @@ from . import cifar
 from .errors import DatasetError
 from .paths import FOLDERS, IDX_FILES, canonical_name, data_root
 
-# Base URLs, tried in order. MNIST's original host often answers 403, so the
-# mirror torchvision uses comes first.
+# Base URLs, tried in order; each serves the official files byte for byte
+# (the md5 check proves it). MNIST's original host often answers 403, so the
+# mirror torchvision uses comes first, then the one TensorFlow's tutorials
+# used (CVDF), then the original. Fashion-MNIST: Zalando's bucket (what
+# torchvision uses), then the bucket keras.datasets.fashion_mnist uses.
 MIRRORS: dict[str, list[str]] = {
     "mnist": [
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
         "http://yann.lecun.com/exdb/mnist/",
     ],
     "fashion_mnist": [
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
     ],
     "cifar10": [
         "https://www.cs.toronto.edu/~kriz/",
@@ -208,37 +213,50 @@ def ensure_files(files: dict[str, str | None], folder, mirrors, download: bool =
     return folder
 
 
+def _member_name(archive, member) -> str | None:
+    """The file name to take from ``member``, None to skip it; refuse unsafe entries.
+
+    The official archive holds ``cifar-10-batches-bin/<file>``. An absolute
+    path, a ``..`` component or a link is how a crafted archive writes
+    outside the folder it is extracted to: refused outright.
+    """
+    parts = member.name.replace("\\", "/").split("/")
+    if member.name.startswith("/") or ".." in parts or member.issym() or member.islnk():
+        raise DatasetError(f"{archive}: refusing unsafe archive member {member.name!r} "
+                           f"(absolute path, '..' or link)")
+    wanted = {f"{n}.bin" for n in cifar.TRAIN_BATCHES + [cifar.TEST_BATCH]} | {"batches.meta.txt"}
+    return parts[-1] if member.isfile() and parts[-1] in wanted else None
+
+
 def extract_cifar10(archive, root) -> Path:
     """Extract the six batches of ``cifar-10-binary.tar.gz`` into ``root/cifar-10-batches-bin``.
 
-    Only the expected file names are taken (never paths from the archive, so
-    no ``../`` tricks), each through a temporary file renamed when complete.
+    Only the expected file names are taken, unsafe members are refused (see
+    ``_member_name``), and everything goes to a scratch folder that replaces
+    ``cifar-10-batches-bin/`` only once it is complete: an interrupted or
+    failed extraction leaves nothing half-written behind.
     """
     root = Path(root)
     out = root / cifar.BIN_FOLDER
-    out.mkdir(parents=True, exist_ok=True)
-    wanted = {f"{n}.bin" for n in cifar.TRAIN_BATCHES + [cifar.TEST_BATCH]} | {"batches.meta.txt"}
-    found = set()
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            for member in tar:
-                base = member.name.rsplit("/", 1)[-1]
-                if not member.isfile() or base not in wanted:
-                    continue
-                fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{base}.", suffix=".part")
-                try:
-                    with os.fdopen(fd, "wb") as f:
-                        shutil.copyfileobj(tar.extractfile(member), f)
-                    os.replace(tmp, out / base)
-                except BaseException:
-                    os.unlink(tmp)
-                    raise
-                found.add(base)
-    except (tarfile.TarError, EOFError, OSError) as e:
-        raise DatasetError(f"{archive}: cannot extract ({e})") from e
-    if not cifar.bin_folder_complete(out):
-        raise DatasetError(f"{archive}: does not contain the six CIFAR-10 binary batches "
-                           f"(found {sorted(found)})")
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".extract-cifar10-") as tmp:
+        tmp = Path(tmp)
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                for member in tar:
+                    name = _member_name(archive, member)
+                    if name is not None:
+                        with open(tmp / name, "wb") as f:
+                            shutil.copyfileobj(tar.extractfile(member), f)
+        except (tarfile.TarError, EOFError, OSError) as e:
+            raise DatasetError(f"{archive}: cannot extract ({e})") from e
+        if not cifar.bin_folder_complete(tmp):
+            raise DatasetError(f"{archive}: does not contain the six CIFAR-10 binary batches "
+                               f"(found {sorted(p.name for p in tmp.iterdir())})")
+        if out.exists():
+            shutil.rmtree(out)  # an incomplete folder (complete ones are never re-extracted)
+        os.replace(tmp, out)
+        tmp.mkdir()  # TemporaryDirectory wants something to clean up
     return out
 
 
