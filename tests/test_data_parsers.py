@@ -141,6 +141,47 @@ def test_restricted_unpickler_refuses_other_classes(tmp_path):
         read_cifar_py(tmp_path / "batch")
 
 
+class _System:
+    """Unpickled by the standard unpickler, this runs ``os.system(command)``."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4])
+def test_malicious_pickle_calling_os_system_is_refused_and_nothing_runs(tmp_path, protocol):
+    marker = tmp_path / "pwned"
+    evil = {b"data": _System(f"touch {marker}"), b"labels": [0]}
+    payload = pickle.dumps(evil, protocol=protocol)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in CIFAR_BATCHES:  # a complete-looking python-version folder
+        (folder / name).write_bytes(payload)
+    with pytest.raises(FormatError) as err:
+        load_cifar10(root=tmp_path, download=False)
+    msg = str(err.value)
+    assert str(folder / "data_batch_1") in msg  # names the file
+    assert "refusing to load" in msg and "system" in msg  # and what it refused
+    assert not marker.exists()  # nothing was executed
+    # the proof that this payload is live: the standard unpickler would have run it
+    assert pickle.loads(payload)[b"data"] == 0 and marker.exists()
+
+
+@pytest.mark.parametrize("module, name", [("builtins", "eval"), ("builtins", "getattr"),
+                                          ("numpy", "load"), ("subprocess", "Popen")])
+def test_restricted_unpickler_admits_only_plain_containers_and_arrays(module, name):
+    payload = f"c{module}\n{name}\n.".encode()  # protocol 0: push the global, stop
+    with pytest.raises(FormatError, match=f"refusing to load {module}.{name}"):
+        safe_unpickle(payload, source="x")
+    ok = pickle.dumps({b"data": np.arange(6, dtype=np.uint8).reshape(2, 3), b"labels": [1, 2],
+                       b"meta": (1.5, "s", {1, 2}, b"b")}, protocol=2)
+    out = safe_unpickle(ok)
+    assert out[b"data"].dtype == np.uint8 and out[b"labels"] == [1, 2]
+
+
 def test_cifar_python_batch_wrong_content(tmp_path):
     (tmp_path / "b").write_bytes(pickle.dumps({b"data": np.zeros((2, 10), np.uint8), b"labels": [1, 2]}))
     with pytest.raises(FormatError, match="3072"):
