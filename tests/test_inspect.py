@@ -455,3 +455,56 @@ def test_write_inspection_report_writes_readable_pngs(tmp_path):
     dense = mc.Sequential([mc.Input((8, 8, 1)), mc.Flatten(), mc.Dense(3, activation="softmax")], seed=0)
     figures = write_inspection_report(dense, x, y, None, tmp_path / "dense", maximization_steps=0)
     assert [p.name for _, p in figures] == ["saliency.png", "confusion_matrix.png"]
+
+
+# ----------------------------------------------------------------- against PyTorch
+def test_saliency_and_grad_cam_match_pytorch():
+    """The same CNN in PyTorch (weights copied, layouts converted): torch.autograd gives
+    the saliency (Simonyan et al.) and Grad-CAM (Selvaraju et al.) references."""
+    torch = pytest.importorskip("torch")
+    model = to_float64(mc.Sequential([
+        mc.Input((6, 6, 2)),
+        mc.Conv2D(3, 3, padding="same", name="c1"), mc.ReLU(name="r1"), mc.MaxPool2D(2, name="p1"),
+        mc.Conv2D(4, 2, padding="valid", name="c2"), mc.ReLU(name="r2"),
+        mc.Flatten(name="flat"), mc.Dense(3, activation="softmax", name="out")], seed=7))
+    for layer in model.layers:  # non-zero biases, so they are copied and compared too
+        if "bias" in layer.params:
+            layer.params["bias"].value = np.random.default_rng(1).normal(size=layer.params["bias"].value.shape)
+    x = np.random.default_rng(8).normal(size=(4, 6, 6, 2))
+    c = np.array([0, 2, 1, 2])
+
+    def conv(layer, padding):
+        k = layer.params["kernel"].value                      # (KH, KW, Cin, Cout): Keras layout
+        t = torch.nn.Conv2d(k.shape[2], k.shape[3], k.shape[:2], padding=padding, dtype=torch.float64)
+        t.weight.data = torch.tensor(k.transpose(3, 2, 0, 1))  # -> (Cout, Cin, KH, KW)
+        t.bias.data = torch.tensor(layer.params["bias"].value)
+        return t
+
+    c1, c2 = conv(model.get_layer("c1"), 1), conv(model.get_layer("c2"), 0)
+    dense = model.get_layer("out")
+    fc = torch.nn.Linear(*dense.params["kernel"].value.shape, dtype=torch.float64)
+    fc.weight.data = torch.tensor(dense.params["kernel"].value.T)  # (in, out) -> (out, in)
+    fc.bias.data = torch.tensor(dense.params["bias"].value)
+
+    xt = torch.tensor(x.transpose(0, 3, 1, 2), requires_grad=True)  # NHWC -> NCHW
+    a = torch.relu(c2(torch.nn.functional.max_pool2d(torch.relu(c1(xt)), 2)))  # r2: (N, 4, 2, 2)
+    a.retain_grad()
+    # minicnn flattens (H, W, C); torch's tensor is (C, H, W): permute before flattening
+    logits = fc(a.permute(0, 2, 3, 1).reshape(len(x), -1))
+    np.testing.assert_allclose(logits.detach().numpy(), model.forward(x, logits=True), rtol=1e-10)
+    logits[torch.arange(len(x)), torch.tensor(c)].sum().backward()
+
+    sal_ref = xt.grad.abs().amax(dim=1).numpy()                           # max over channels of |d score / dx|
+    np.testing.assert_allclose(ins.saliency(model, x, c), sal_ref, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(ins.input_gradient(model, x, ("class", c)),
+                               xt.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-10, atol=1e-14)
+
+    A, dA = a.detach(), a.grad
+    alpha = dA.mean(dim=(2, 3), keepdim=True)                               # (N, F, 1, 1)
+    gcam_ref = torch.relu((alpha * A).sum(dim=1)).numpy()                   # (N, h, w)
+    assert (gcam_ref > 0).sum() >= 4  # a comparison of maps, not of zeros
+    np.testing.assert_allclose(ins.grad_cam(model, x, c, layer="r2"), gcam_ref, rtol=1e-10, atol=1e-14)
+    hires_ref = torch.relu((dA * A).sum(dim=1)).numpy()
+    np.testing.assert_allclose(ins.hires_cam(model, x, c, layer="r2"), hires_ref, rtol=1e-10, atol=1e-14)
+    assert ins.default_cam_layer(model) == "r2"
+    assert no_hooks(model)
