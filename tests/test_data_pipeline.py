@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _data_helpers import md5, mini_idx_files
 from minicnn.data import (MNIST, ArrayDataset, DataLoader, Dataset, ImageAugmenter, Standardizer,
@@ -162,10 +164,7 @@ def test_flow_epochs_labels_and_next():
 
 
 def test_fit_calls_the_augmenter_on_training_batches_only():
-    mc = pytest.importorskip("minicnn")
-    import inspect
-    if not hasattr(mc, "Sequential") or "augment" not in inspect.signature(mc.Sequential.fit).parameters:
-        pytest.skip("Sequential.fit(augment=...) not available")
+    import minicnn as mc
     rng = np.random.default_rng(0)
     x, y = rng.random((40, 4, 4, 1)).astype(np.float32), rng.integers(0, 2, 40)
     x[-8:] += 10.0  # validation_split takes the last 8: recognisable validation images
@@ -181,6 +180,93 @@ def test_fit_calls_the_augmenter_on_training_batches_only():
     assert "val_loss" in history.history
     assert seen and all(b.dtype == np.float32 and b.max() < 10 for b in seen)
     assert sum(len(b) for b in seen) == 2 * 32  # every training sample, every epoch
+
+
+@pytest.mark.parametrize("how", ["validation_split", "validation_data"])
+def test_validation_data_is_never_augmented(how):
+    import minicnn as mc
+    rng = np.random.default_rng(1)
+    x = rng.random((48, 4, 4, 1)).astype(np.float32)
+    y = (x.mean(axis=(1, 2, 3)) > 0.5).astype(int)
+    x_val, y_val = x[-16:], y[-16:]
+    darken = ImageAugmenter(brightness_range=(0.0, 0.1), seed=0)  # a drastic augmentation
+    model = mc.Sequential([mc.Input((4, 4, 1)), mc.Flatten(), mc.Dense(2, activation="softmax")], seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    if how == "validation_split":
+        history = model.fit(x, y, epochs=2, batch_size=8, validation_split=1 / 3, augment=darken,
+                            verbose=0, seed=0)
+    else:
+        history = model.fit(x[:-16], y[:-16], epochs=2, batch_size=8, validation_data=(x_val, y_val),
+                            augment=darken, verbose=0, seed=0)
+    clean = model.evaluate(x_val, y_val)["loss"]
+    darkened = model.evaluate(darken(x_val), y_val)["loss"]
+    assert abs(clean - darkened) > 1e-3  # so the check below can tell the two apart
+    assert history.history["val_loss"][-1] == pytest.approx(clean, rel=1e-6)
+
+
+@settings(max_examples=15)
+@given(st.integers(1, 30), st.integers(1, 8), st.booleans(), st.integers(0, 1000))
+def test_labels_stay_with_their_images(n, batch_size, shuffle, seed):
+    # Image i is filled with the value i, its label is 1000 + i: whatever the
+    # order and the (value-preserving) augmentation, the pairs must survive.
+    x = np.repeat(np.arange(n, dtype=np.float32), 4 * 4 * 3).reshape(n, 4, 4, 3)
+    y = 1000 + np.arange(n)
+    flips = ImageAugmenter(horizontal_flip=True, vertical_flip=True, seed=seed)
+    flows = list(flips.flow(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed))
+    ds = ArrayDataset(x, y, transform=T.Compose([T.RandomHorizontalFlip(seed=seed),
+                                                 T.RandomVerticalFlip(seed=seed)]))
+    loaded = list(DataLoader(ds, batch_size=batch_size, shuffle=shuffle, seed=seed))
+    for batches in (flows, loaded):
+        labels = np.concatenate([yb for _, yb in batches])
+        assert sorted(labels) == list(y) and labels.dtype == y.dtype
+        for xb, yb in batches:
+            assert (xb[:, 0, 0, 0] == yb - 1000).all()
+        if not shuffle:
+            assert (labels == y).all()
+
+
+def test_flow_with_a_seed_gives_the_same_batches():
+    x, y = _data(12)
+    aug = ImageAugmenter(rotation_range=30, width_shift_range=0.2, horizontal_flip=True, seed=5)
+    state = aug.rng.bit_generator.state
+    a = list(aug.flow(x, y, batch_size=5, seed=1))
+    b = list(aug.flow(x, y, batch_size=5, seed=1))
+    assert all((xa == xb).all() and (ya == yb).all() for (xa, ya), (xb, yb) in zip(a, b))
+    assert aug.rng.bit_generator.state == state  # the augmenter's own stream is untouched
+    c = list(aug.flow(x, y, batch_size=5, seed=2))
+    assert not all((xa == xc).all() for (xa, _), (xc, _) in zip(a, c))
+
+
+def test_random_split_fractions_like_torchvision():
+    ds = ArrayDataset(*_data(10))
+    # floor(3.3) = 3 each, the remainder of 1 goes to the first part (torchvision's rule)
+    assert [len(p) for p in random_split(ds, [0.33, 0.33, 0.34], seed=0)] == [4, 3, 3]
+    assert [len(p) for p in random_split(ds, [0.25, 0.25, 0.5], seed=0)] == [3, 2, 5]  # 2, 2, 5 + 1
+    with pytest.raises(ValueError, match=r"random_split: lengths .* got \[0.5, 0.6\]"):
+        random_split(ds, [0.5, 0.6])
+    with pytest.raises(ValueError, match="random_split: seed must be"):
+        random_split(ds, [5, 5], seed=-1)
+
+
+@pytest.mark.parametrize("make, owner, arg, value", [
+    (lambda: DataLoader(ArrayDataset(*_data()), batch_size=2.5), "DataLoader", "batch_size", "2.5"),
+    (lambda: DataLoader(ArrayDataset(*_data()), shuffle="yes"), "DataLoader", "shuffle", "yes"),
+    (lambda: DataLoader(ArrayDataset(*_data()), drop_last=None), "DataLoader", "drop_last", "None"),
+    (lambda: DataLoader(ArrayDataset(*_data()), seed="a"), "DataLoader", "seed", "a"),
+    (lambda: DataLoader(42), "DataLoader", "dataset", "42"),
+    (lambda: ArrayDataset(*_data(), target_transform="x"), "ArrayDataset", "target_transform", "x"),
+    (lambda: MNIST(train="yes"), "MNIST", "train", "yes"),
+    (lambda: MNIST(download="no"), "MNIST", "download", "no"),
+    (lambda: ImageAugmenter().flow(_data()[0], batch_size=0), "ImageAugmenter.flow", "batch_size", "0"),
+    (lambda: ImageAugmenter().flow(_data()[0], shuffle=2), "ImageAugmenter.flow", "shuffle", "2"),
+    (lambda: ImageAugmenter().flow(_data()[0], seed=1.5), "ImageAugmenter.flow", "seed", "1.5"),
+    (lambda: Standardizer(epsilon=-1), "Standardizer", "epsilon", "-1"),
+])
+def test_every_bad_argument_is_a_clear_error(make, owner, arg, value):
+    with pytest.raises(ValueError) as err:
+        make()
+    msg = str(err.value)
+    assert msg.startswith(f"{owner}: {arg} must be") and value in msg, msg
 
 
 # ------------------------------------------------------------------ preprocessing
