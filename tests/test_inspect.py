@@ -105,6 +105,21 @@ def test_hooks_removed_also_after_an_exception(x6):
         np.testing.assert_array_equal(acts[k], before[k])
 
 
+def test_a_users_own_hook_survives_and_stops_after_its_removal(x6):
+    """Inspection removes only the hooks it added; a removed hook is called no more."""
+    model = small_cnn()
+    seen = []
+    handle = model.get_layer("r1").register_forward_hook(lambda layer, inputs, out: seen.append(out.copy()))
+    acts = ins.activations(model, x6)
+    ins.saliency(model, x6, 0)
+    assert len(seen) == 2 and len(model.get_layer("r1")._forward_hooks) == 1
+    np.testing.assert_array_equal(seen[0], acts["r1"])  # both hooks saw the same array
+    handle.remove()
+    model.forward(x6)
+    ins.activations(model, x6)
+    assert len(seen) == 2 and no_hooks(model)
+
+
 # ----------------------------------------------------------------- gradients
 def _scalar(model, x, target):
     """The target's value summed over the batch, computed without minicnn.inspect.gradients."""
@@ -345,6 +360,7 @@ def test_filter_statistics_equals_a_direct_loop(x6):
         for f in range(F):
             expected = np.mean([A[n, :, :, f].mean() for n in members])
             assert stats.mean_activation[k, f] == pytest.approx(expected)
+            np.testing.assert_allclose(stats.mean_maps[k, :, :, f], sum(A[n, :, :, f] for n in members) / len(members))
         for i in range(h):
             for j in range(w):
                 winners = []

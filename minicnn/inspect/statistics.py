@@ -32,8 +32,11 @@ class FilterStatistics:
     layer: the layer's name.
     classes: (K,) the class labels, sorted; row k of the arrays is classes[k].
     counts: (K,) number of samples of each class.
-    mean_activation: (K, F) average output of each filter for each class: the
-        filter's map is averaged over positions, then over the class's samples.
+    mean_maps: (K, h, w, F) average output map of each filter over the
+        class's samples ("compute the output of the filters for each of them
+        and then average those outputs", PW11 ex. 1).
+    mean_activation: (K, F) the same averaged over positions too: one number
+        per filter and class, the heatmap of which filters each class uses.
     mode_maps: (K, h, w) ints in 0..F-1: at each position, the filter that is
         most often the strongest there among the class's samples (ties: the
         smallest filter index).
@@ -41,6 +44,7 @@ class FilterStatistics:
     layer: str
     classes: np.ndarray
     counts: np.ndarray
+    mean_maps: np.ndarray
     mean_activation: np.ndarray
     mode_maps: np.ndarray
 
@@ -56,8 +60,13 @@ def filter_statistics(model, x, y, layer, batch_size: int = 256) -> FilterStatis
     x: (N, H, W, C) images; y: (N,) labels or (N, K) one-hot; layer: a layer
     with output (N, h, w, F) (or (N, F), treated as 1x1 maps).
     For each class k, with A_n the layer's output for sample n:
-      mean_activation[k, f] = mean over samples n of class k of mean_{i,j} A_n[i, j, f]
+      mean_maps[k, i, j, f] = mean over samples n of class k of A_n[i, j, f]
+      mean_activation[k, f] = mean_{i,j} mean_maps[k, i, j, f]
       mode_maps[k, i, j]    = mode over samples n of class k of argmax_f A_n[i, j, f]
+    The argmax and the mode take the smallest filter index on ties (NumPy's
+    argmax); where a ReLU leaves every filter at 0 that is filter 0.
+    Returns a :class:`FilterStatistics`; ``minicnn.viz.filter_statistics_figure``
+    draws it.
     """
     owner = "filter_statistics"
     y = _labels(y, owner)
@@ -77,18 +86,18 @@ def filter_statistics(model, x, y, layer, batch_size: int = 256) -> FilterStatis
                              f"or (N, F)")
         n, h, w, F = A.shape
         if sums is None:
-            sums = np.zeros((len(classes), F))
+            sums = np.zeros((len(classes), h, w, F))
             counts = np.zeros(len(classes), dtype=np.int64)
             votes = np.zeros((len(classes), h * w, F), dtype=np.int64)
         k_of = np.searchsorted(classes, y[sl])          # row of each sample's class
-        np.add.at(sums, k_of, A.mean(axis=(1, 2)))
+        np.add.at(sums, k_of, A)                         # sums[k] += A_n for each sample n of class k
         np.add.at(counts, k_of, 1)
         winner = A.argmax(axis=-1).reshape(n, h * w)     # argmax takes the first (smallest) index on ties
         pixel = np.broadcast_to(np.arange(h * w), (n, h * w))
         np.add.at(votes, (k_of[:, None], pixel, winner), 1)  # votes[k, p, f] += 1
-    mean_activation = sums / counts[:, None]
+    mean_maps = sums / counts[:, None, None, None]
     mode_maps = votes.argmax(axis=-1).reshape(len(classes), h, w)  # most votes; ties -> smallest f
-    return FilterStatistics(target.name, classes, counts, mean_activation, mode_maps)
+    return FilterStatistics(target.name, classes, counts, mean_maps, mean_maps.mean(axis=(1, 2)), mode_maps)
 
 
 def confusion_matrix(model, x, y, num_classes: Optional[int] = None, batch_size: int = 256) -> np.ndarray:
