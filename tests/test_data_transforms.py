@@ -162,6 +162,91 @@ def test_random_erasing_blanks_a_rectangle():
     assert (T.RandomErasing(p=0.0)(x) == x).all()
 
 
+def test_color_jitter_contrast_by_hand():
+    # grey: mean of the image is 0.4; factor 2 -> 0.4 + 2 * (x - 0.4)
+    x = np.array([0.2, 0.6], np.float32).reshape(1, 1, 2, 1)
+    out = T.ColorJitter(contrast=(2.0, 2.0))(x)
+    assert np.allclose(out.ravel(), [0.0, 0.8])
+    # RGB: the mean is taken on the luma 0.299 R + 0.587 G + 0.114 B (torchvision's grey)
+    x = np.array([[0.2, 0.4, 0.6], [0.4, 0.4, 0.4]], np.float32).reshape(1, 1, 2, 3)
+    luma = (0.299 * 0.2 + 0.587 * 0.4 + 0.114 * 0.6 + 0.4) / 2  # 0.3815
+    out = T.ColorJitter(contrast=(0.5, 0.5))(x)
+    assert np.allclose(out, luma + 0.5 * (x - luma), atol=1e-6)
+    # uint8: rounded, clipped to 0-255
+    x8 = np.array([10, 250], np.uint8).reshape(1, 1, 2, 1)
+    assert T.ColorJitter(brightness=(1.5, 1.5))(x8).ravel().tolist() == [15, 255]
+    # brightness b -> factors in [1 - b, 1 + b], as torchvision
+    factors = T.ColorJitter(brightness=0.3, seed=0)(np.full((500, 1, 1, 1), 0.5, np.float32)) / 0.5
+    assert 0.7 <= factors.min() < 0.72 and 1.28 < factors.max() <= 1.3
+
+
+def test_random_erasing_after_normalize_like_torchvision():
+    x = np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    norm = T.Compose([T.ToFloat(), T.Normalize((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))])
+    z = norm(x)
+    erased = T.RandomErasing(p=1.0, scale=(0.5, 0.5), ratio=(1, 1), value="random", seed=0)(z)
+    changed = (erased != z).any(axis=-1)
+    assert changed.sum(axis=(1, 2)).min() >= 0.45 * 64 * 64  # half the area, each image
+    noise = erased[changed]
+    assert abs(noise.mean()) < 0.05 and 0.95 < noise.std() < 1.05  # standard normal
+    zero = T.RandomErasing(p=1.0, value=0, seed=0)(z)  # 0 after Normalize = the mean colour
+    assert ((zero == 0).all(axis=-1)).any(axis=(1, 2)).all()
+
+
+def test_random_crop_padding_pair_is_rows_then_columns():
+    x = np.arange(16, dtype=np.uint8).reshape(1, 4, 4, 1).repeat(20, axis=0)
+    out = T.RandomCrop(4, padding=(2, 0), seed=0)(x)  # vertical shifts only
+    padded = np.pad(x[0], ((2, 2), (0, 0), (0, 0)))
+    tops = {next(t for t in range(5) if (padded[t:t + 4] == o).all()) for o in out}
+    assert tops == {0, 1, 2, 3, 4}
+
+
+def test_random_affine_translate_is_whole_pixels_as_torchvision():
+    t = T.RandomAffine(0, translate=(0.25, 0.0), seed=0)
+    p = t.sample(2000, 10, 8)  # |tx| <= 0.25 * W = 2, rounded; ty = 0
+    assert set(np.unique(p["tx"])) == {-2, -1, 0, 1, 2} and not p["ty"].any()
+
+
+def test_keras_zoom_range_float_means_1_minus_z_to_1_plus_z():
+    p = ImageAugmenter(zoom_range=0.2, seed=0).get_random_transform(2000, 8, 8)
+    for z in (p["zx"], p["zy"]):
+        assert 0.8 <= z.min() < 0.81 and 1.19 < z.max() <= 1.2
+    assert not np.allclose(p["zx"], p["zy"])  # drawn independently, as in Keras
+    assert ImageAugmenter(zoom_range=(0.5, 0.7)).zoom_range == (0.5, 0.7)
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
+def test_keras_zoom_factor_above_1_zooms_out(interpolation):
+    # output (i, j) reads input (2 + 2 (i - 2), 2 + 2 (j - 2)): the content halves in size
+    x = np.arange(1, 26, dtype=np.float32).reshape(1, 5, 5, 1)
+    aug = ImageAugmenter(fill_mode="constant", cval=0, interpolation=interpolation)
+    out = aug.apply_transform(x, {"zx": 2.0, "zy": 2.0})[0, :, :, 0]
+    assert out.tolist() == [[0, 0, 0, 0, 0], [0, 1, 3, 5, 0], [0, 11, 13, 15, 0],
+                            [0, 21, 23, 25, 0], [0, 0, 0, 0, 0]]
+
+
+def test_keras_brightness_range_multiplies_and_clips():
+    aug = ImageAugmenter()
+    x8 = np.array([100, 200], np.uint8).reshape(1, 1, 2, 1)
+    assert aug.apply_transform(x8, {"brightness": 1.5}).ravel().tolist() == [150, 255]
+    xf = np.array([0.2, 0.8], np.float32).reshape(1, 1, 2, 1)
+    assert np.allclose(aug.apply_transform(xf, {"brightness": 1.5}).ravel(), [0.3, 1.0])
+    z = np.array([-1.0, 2.0], np.float32).reshape(1, 1, 2, 1)  # standardised: not clipped
+    assert np.allclose(aug.apply_transform(z, {"brightness": 1.5}).ravel(), [-1.5, 3.0])
+    b = ImageAugmenter(brightness_range=(0.5, 1.5), seed=0).get_random_transform(1000, 4, 4)["brightness"]
+    assert 0.5 <= b.min() < 0.52 and 1.48 < b.max() <= 1.5
+
+
+def test_keras_shear_by_hand():
+    # a pure x-shear by 45 degrees: output (i, j) reads input column j + (i - c_y) * tan(45)
+    x = np.arange(1, 26, dtype=np.float32).reshape(1, 5, 5, 1)
+    out = ImageAugmenter(fill_mode="constant").apply_transform(x, {"shear": 45.0})[0, :, :, 0]
+    for i in range(5):
+        for j in range(5):
+            src = j - (i - 2)
+            assert out[i, j] == pytest.approx(x[0, i, src, 0] if 0 <= src < 5 else 0, abs=1e-5), (i, j)
+
+
 @pytest.mark.parametrize("mode, expected", [
     ("nearest", [1, 1, 1, 2]), ("reflect", [2, 1, 1, 2]), ("wrap", [3, 4, 1, 2]), ("constant", [9, 9, 1, 2]),
 ])
@@ -237,12 +322,47 @@ def test_numba_kernel_equals_plain_python(order, mode):
     (lambda: ImageAugmenter(fill_mode="mirror"), "ImageAugmenter", "fill_mode", "mirror"),
     (lambda: ImageAugmenter(cval="x"), "ImageAugmenter", "cval", "x"),
     (lambda: ImageAugmenter(value_range=(1, 0)), "ImageAugmenter", "value_range", "(1, 0)"),
+    (lambda: ImageAugmenter(value_range=(0,)), "ImageAugmenter", "value_range", "(0,)"),
+    (lambda: ImageAugmenter(shear_range=-1), "ImageAugmenter", "shear_range", "-1"),
+    (lambda: ImageAugmenter(zoom_range=(1.2, 0.8)), "ImageAugmenter", "zoom_range", "(1.2, 0.8)"),
+    (lambda: ImageAugmenter(brightness_range=(-0.5, 1)), "ImageAugmenter", "brightness_range", "-0.5"),
+    (lambda: ImageAugmenter(vertical_flip=1), "ImageAugmenter", "vertical_flip", "1"),
+    (lambda: ImageAugmenter(interpolation="cubic"), "ImageAugmenter", "interpolation", "cubic"),
+    (lambda: ImageAugmenter(seed="x"), "ImageAugmenter", "seed", "x"),
+    (lambda: ImageAugmenter(width_shift_range=[]), "ImageAugmenter", "width_shift_range", "[]"),
+    (lambda: T.RandomAffine("x"), "RandomAffine", "degrees", "x"),
+    (lambda: T.RandomAffine(0, scale=(2, 1)), "RandomAffine", "scale", "(2, 1)"),
+    (lambda: T.RandomAffine(0, shear=(0, 10, -95, 0)), "RandomAffine", "shear", "-95"),
+    (lambda: T.RandomAffine(0, seed=-1), "RandomAffine", "seed", "-1"),
+    (lambda: T.RandomRotation(10, fill="x"), "RandomRotation", "fill", "x"),
+    (lambda: T.RandomHorizontalFlip(seed=1.5), "RandomHorizontalFlip", "seed", "1.5"),
+    (lambda: T.RandomCrop((8, 8, 8)), "RandomCrop", "size", "(8, 8, 8)"),
+    (lambda: T.RandomCrop(8, padding=(1, -1)), "RandomCrop", "padding", "(1, -1)"),
+    (lambda: T.ColorJitter(contrast=-0.5), "ColorJitter", "contrast", "-0.5"),
+    (lambda: T.ColorJitter(seed="s"), "ColorJitter", "seed", "s"),
+    (lambda: T.RandomErasing(value=[1, "a"]), "RandomErasing", "value", "'a'"),
+    (lambda: T.RandomErasing(scale=(0.1, 1.5)), "RandomErasing", "scale", "1.5"),
+    (lambda: T.Normalize("a", 1), "Normalize", "mean", "a"),
+    (lambda: T.Normalize([], 1), "Normalize", "mean", "[]"),
+    (lambda: T.Normalize(0, [1, -1]), "Normalize", "std", "-1"),
 ])
 def test_every_bad_argument_is_a_clear_error(make, owner, arg, value):
     with pytest.raises(ValueError) as err:
         make()
     msg = str(err.value)
     assert msg.startswith(f"{owner}: {arg} must be") and value in msg, msg
+
+
+def test_fills_that_do_not_fit_the_images_are_errors():
+    x = np.zeros((2, 6, 6, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"RandomCrop: fill=300.0 does not fit uint8"):
+        T.RandomCrop(6, padding=1, fill=300)(x)
+    with pytest.raises(ValueError, match=r"RandomErasing: value=-1.0 does not fit uint8"):
+        T.RandomErasing(p=1, value=-1)(x)
+    with pytest.raises(ValueError, match="RandomErasing: value has 2 numbers but the images have 3"):
+        T.RandomErasing(p=1, value=(1, 2))(x)
+    out = T.RandomCrop(6, padding=1, fill=255, seed=0)(x)  # fits: used as is
+    assert set(np.unique(out)) <= {0, 255}
 
 
 def test_bad_image_shapes():
