@@ -43,3 +43,15 @@ def test_bad_arguments():
         show_augmentations(np.zeros((4, 4)), {"x": T.ToFloat()})
     with pytest.raises(TypeError, match="dict"):
         show_augmentations(_image(), [T.ToFloat()])
+
+
+def test_each_panel_shows_the_transformed_image():
+    img = _image()
+    fig = show_augmentations(img, {"flip": T.RandomHorizontalFlip(p=1.0),
+                                   "crop": T.RandomCrop(16, padding=4)}, n=3, seed=0)
+    shown = [np.asarray(ax.images[0].get_array()) for ax in fig.axes]
+    assert (shown[0] == img).all()  # column 0: the original
+    assert all((s == img[:, ::-1]).all() for s in shown[1:4])  # p=1: every panel mirrored
+    crop = T.RandomCrop(16, padding=4)
+    crop.reseed(0)  # what the figure does to its own copy
+    assert all((s == c).all() for s, c in zip(shown[5:8], crop(np.repeat(img[None], 3, axis=0))))

@@ -25,6 +25,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..data.augment import ImageAugmenter
+from .imageops import to_display
 
 __all__ = ["show_augmentations"]
 
@@ -44,23 +45,11 @@ def _knob_rows(aug: ImageAugmenter) -> dict:
     return rows
 
 
-def _displayable(img: np.ndarray) -> np.ndarray:
-    """uint8 as is; floats in [0, 1] as is; other floats (e.g. normalised) min-max scaled."""
-    img = np.asarray(img)
-    if img.dtype == np.uint8:
-        return img
-    img = img.astype(np.float64)
-    lo, hi = img.min(), img.max()
-    if lo < 0 or hi > 1:
-        img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
-    return img
-
-
 def _show(ax, img):
-    img = _displayable(img)
-    if img.shape[-1] == 1:
+    img = to_display(img)  # uint8, or float in [0, 1]; one channel squeezed to (H, W)
+    if img.ndim == 2:
         vmax = 255 if img.dtype == np.uint8 else 1.0
-        ax.imshow(img[..., 0], cmap="gray", vmin=0, vmax=vmax, interpolation="nearest")
+        ax.imshow(img, cmap="gray", vmin=0, vmax=vmax, interpolation="nearest")
     else:
         ax.imshow(img, interpolation="nearest")
     ax.set_xticks([])
