@@ -220,3 +220,22 @@ def test_default_mirrors_are_the_known_ones():
     assert dl.MIRRORS["mnist"][-1] == "http://yann.lecun.com/exdb/mnist/"
     assert any("tf-keras-datasets" in m for m in dl.MIRRORS["fashion_mnist"])
     assert dl.MD5["cifar10"]["cifar-10-binary.tar.gz"] == "c32a1d4ab5d03f1284b67883e8d87530"
+
+
+@pytest.mark.parametrize("cut", [100, 3073])  # mid-record, and exactly one record short
+def test_cifar10_truncated_cache_is_reported_and_downloaded_again(server, tmp_path, cut):
+    arrays = mini_cifar_arrays()
+    archive = cifar_tar_gz(arrays)
+    server.files["/kriz2/cifar-10-binary.tar.gz"] = archive
+    md5s = {"cifar-10-binary.tar.gz": md5(archive)}
+    folder = download_dataset("cifar10", root=tmp_path, mirrors=[server.url + "kriz2/"], md5s=md5s,
+                              progress=False)
+    (tmp_path / "cifar-10-binary.tar.gz").unlink()  # only the extracted folder stays in the cache
+    batch = folder / "data_batch_2.bin"
+    batch.write_bytes(batch.read_bytes()[:-cut])
+    before = len(server.requests)
+    with pytest.warns(dl.CorruptFileWarning, match="incomplete or truncated"):
+        (x, _), _ = load_cifar10(root=tmp_path, mirrors=[server.url + "kriz2/"], md5s=md5s,
+                                 progress=False)
+    assert len(server.requests) == before + 1  # downloaded again
+    assert x.shape == (15, 32, 32, 3) and (x[3:6] == arrays["data_batch_2"][0]).all()

@@ -58,16 +58,19 @@ def read_cifar_bin(path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bin_folder_complete(folder) -> bool:
-    """All six batches present, each a non-empty whole number of records."""
+    """All six batches present, each a non-empty whole number of records, and
+    the five training batches of one size (the official ones: 10000 records
+    each), so that a file cut short, even at a record boundary, is noticed."""
     folder = Path(folder)
+    sizes = []
     for name in TRAIN_BATCHES + [TEST_BATCH]:
         f = folder / f"{name}.bin"
         if not f.is_file():
             return False
-        size = f.stat().st_size
-        if size == 0 or size % RECORD_BYTES:
+        sizes.append(f.stat().st_size)
+        if sizes[-1] == 0 or sizes[-1] % RECORD_BYTES:
             return False
-    return True
+    return len(set(sizes[:len(TRAIN_BATCHES)])) == 1
 
 
 # ---------------------------------------------------------------- python version
