@@ -146,6 +146,21 @@ def test_filter_grid_rgb(rng):
     np.testing.assert_array_equal(shown, viz.normalize_to_uint8(kernel[..., 2]))  # one min/max per filter
 
 
+def test_filter_grid_per_channel_wraps_into_blocks(rng):
+    """32 filters of an RGB input: blocks of ncols filters, each block one row per channel."""
+    kernel = rng.normal(size=(3, 3, 3, 20))
+    fig = viz.filter_grid(kernel, ncols=8)
+    panels = image_panels(fig)
+    assert len(panels) == 3 * 20 and len(fig.axes) == 3 * 20  # the empty cells of the last block are removed
+    # block 1 (filters 8..15), channel B, column 2 -> filter 10
+    cell = fig.axes[(1 * 3 + 2) * 8 + 2]
+    np.testing.assert_array_equal(cell.images[0].get_array(), viz.normalize_to_uint8(kernel[:, :, 2, 10]))
+    assert cell.get_ylabel() == "" and fig.axes[(1 * 3 + 2) * 8].get_ylabel() == "B"
+    assert fig.axes[(1 * 3 + 0) * 8 + 2].get_title() == "f10"
+    gray = viz.filter_grid(rng.normal(size=(3, 3, 1, 32)))
+    assert len(image_panels(gray)) == 32 and all(ax.get_ylabel() == "" for ax in gray.axes)
+
+
 def test_filter_grid_bad_input():
     with pytest.raises(ValueError, match=r"filter_grid: mode='rgb' needs C_in == 3.*\(3, 3, 1, 4\)"):
         viz.filter_grid(np.zeros((3, 3, 1, 4)), mode="rgb")
@@ -209,16 +224,33 @@ def test_activation_maximization_grid(rng):
 def test_overlay_heatmap(rng):
     images = rng.integers(0, 256, size=(3, 16, 16, 3)).astype(np.uint8)
     heat = np.stack([upsample(rng.random((4, 4)), (16, 16)) for _ in range(3)])
-    fig = viz.overlay_heatmap(images, heat, alpha=0.5)
+    fig = viz.overlay_heatmap(images, heat, alpha=0.5, titles=["a", "b", "c"])
     panels = image_panels(fig)
     assert len(panels) == 6  # input and overlay for each image
-    overlay = panels[1].images[1]
+    # one column per image: row 0 the inputs (with the titles), row 1 the overlays
+    assert [p.get_title() for p in panels[:3]] == ["a", "b", "c"]
+    overlay = panels[3].images[1]
     assert overlay.get_alpha() == 0.5
     shown = np.asarray(overlay.get_array())
     assert shown.min() == 0 and shown.max() == 1  # heatmap scaled to [0, 1]
+    np.testing.assert_allclose(shown, (heat[0] - heat[0].min()) / np.ptp(heat[0]))
     assert len(image_panels(viz.overlay_heatmap(images[0], heat[0], show_input=False))) == 1
+    # more images than ncols wrap into a second block of (input, overlay) rows
+    wrapped = viz.overlay_heatmap(np.repeat(images, 3, axis=0), np.repeat(heat, 3, axis=0), ncols=4)
+    assert len(image_panels(wrapped)) == 18
     with pytest.raises(ValueError, match=r"overlay_heatmap: heatmaps \(3, 4, 4\) must match .*\(3, 16, 16\)"):
         viz.overlay_heatmap(images, rng.random((3, 4, 4)))
+    with pytest.raises(ValueError, match="overlay_heatmap: 2 titles for 3 images"):
+        viz.overlay_heatmap(images, heat, titles=["a", "b"])
+
+
+def test_overlay_of_a_constant_map_says_so_instead_of_tinting(rng):
+    """A Grad-CAM that is 0 everywhere must not look like 'attention everywhere'."""
+    images = rng.random((2, 8, 8, 1))
+    heat = np.stack([np.zeros((8, 8)), rng.random((8, 8))])
+    panels = image_panels(viz.overlay_heatmap(images, heat))
+    assert len(panels[2].images) == 1 and panels[2].get_title() == "map = 0 everywhere"
+    assert len(panels[3].images) == 2
 
 
 def test_confusion_matrix_figure_numbers():
@@ -256,6 +288,21 @@ def test_filter_statistics_figure(rng):
         viz.filter_statistics_figure(mean, modes[:3])
     with pytest.raises(ValueError, match="filter indices 0..5"):
         viz.filter_statistics_figure(mean, modes + 1)
+
+
+def test_filter_statistics_figure_gives_each_winning_filter_its_own_colour():
+    """32 filters: tab20 alone would paint filters 0 and 20 alike; only winners get colours."""
+    K, F = 3, 32
+    modes = np.zeros((K, 4, 4), dtype=int)
+    modes[0], modes[1, :2], modes[2] = 20, 31, 7
+    fig = viz.filter_statistics_figure(np.ones((K, F)), modes)
+    panels = image_panels(fig)[1:]
+    cmap = panels[0].images[0].get_cmap()
+    shown = [cmap(panels[k].images[0].norm(np.asarray(panels[k].images[0].get_array()))) for k in range(K)]
+    colours = {tuple(np.round(c[0, 0], 6)) for c in shown} | {tuple(np.round(shown[1][-1, -1], 6))}
+    assert len(colours) == 4  # filters 0, 7, 20, 31: four different colours
+    cbar = [ax for ax in fig.axes if ax.get_ylabel() == "most active filter (mode)"][0]
+    assert [t.get_text() for t in cbar.get_yticklabels()] == ["0", "7", "20", "31"]
 
 
 # ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .figures import finish, panel_grid, show_image
+from .figures import finish, new_figure, panel_grid, show_image
 from .imageops import normalize_to_uint8, to_display
 
 __all__ = ["image_grid", "filter_grid", "dense_weight_images", "activation_maximization_grid"]
@@ -76,15 +76,17 @@ def filter_grid(kernel, mode: str = "per_channel", max_filters: Optional[int] = 
 
     kernel: (KH, KW, C_in, F), as stored by ``Conv2D`` (and Keras).
     mode:
-      "per_channel": one grayscale panel per (filter, input channel); rows are
-          the input channels, columns the filters. Each panel is min-max
-          normalised to 0..255 on its own (PW08's per-channel normalisation),
-          so every 3x3 plane uses the full gray range.
+      "per_channel": one grayscale panel per (filter, input channel): a column
+          is one filter, its rows are the input channels (labelled R, G, B for
+          three channels). Each panel is min-max normalised to 0..255 on its
+          own (PW08's per-channel normalisation), so every 3x3 plane uses the
+          full gray range. Filters wrap after ``ncols`` columns into further
+          blocks of C rows (tiny VGG q. 11: 32 filters x 3 channels).
       "rgb": needs C_in == 3; each filter is one colour image, normalised with
           one min and max per filter so the balance between its R, G and B
           planes is kept (how the ResNet50 first-layer filters are shown).
     max_filters: show only the first filters.
-    ncols: filters per row in "rgb" mode ("per_channel" puts all filters on a row).
+    ncols: filters per row.
     """
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.ndim != 4:
@@ -97,21 +99,30 @@ def filter_grid(kernel, mode: str = "per_channel", max_filters: Optional[int] = 
                              f"got kernel shape {kernel.shape}")
         fig, axes = panel_grid(nf, ncols, panel_size=1.0, title=title)
         for f, ax in enumerate(axes):
-            show_image(ax, normalize_to_uint8(kernel[..., f]), f"{f}")
+            show_image(ax, normalize_to_uint8(kernel[..., f]), f"f{f}")
         return finish(fig, path)
     if mode != "per_channel":
         raise ValueError(f"filter_grid: mode must be 'per_channel' or 'rgb', got {mode!r}")
     names = list(channel_names) if channel_names is not None else (
-        ["R", "G", "B"] if C == 3 else [str(c) for c in range(C)])
-    # One row per input channel, one column per filter: a column is one whole filter.
-    # Panels shrink when there are many filters so the figure stays ~16 inches wide.
-    fig, axes = panel_grid(C * nf, nf, panel_size=max(0.3, min(1.0, 16.0 / nf)), title=title)
-    for c in range(C):
-        for f in range(nf):
-            ax = axes[c * nf + f]
-            show_image(ax, normalize_to_uint8(kernel[:, :, c, f]), f"f{f}" if c == 0 else None)
-            if f == 0:
-                ax.set_ylabel(names[c])
+        ["R", "G", "B"] if C == 3 else [f"in {c}" for c in range(C)])
+    if len(names) != C:
+        raise ValueError(f"filter_grid: {len(names)} channel names for C_in = {C} channels")
+    cols = max(1, min(ncols, nf))
+    blocks = -(-nf // cols)  # filters f = b*cols + j sit in block b, column j
+    fig = new_figure(0.9 * cols + 0.5, 0.9 * C * blocks + 0.3 * blocks + (0.4 if title else 0))
+    grid = fig.subplots(blocks * C, cols, squeeze=False)
+    for b in range(blocks):
+        for c in range(C):
+            for j in range(cols):
+                ax, f = grid[b * C + c, j], b * cols + j
+                if f >= nf:
+                    fig.delaxes(ax)
+                    continue
+                show_image(ax, normalize_to_uint8(kernel[:, :, c, f]), f"f{f}" if c == 0 else None)
+                if j == 0 and C > 1:  # one channel needs no row label
+                    ax.set_ylabel(names[c], fontsize=8)
+    if title:
+        fig.suptitle(title)
     return finish(fig, path)
 
 

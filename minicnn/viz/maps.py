@@ -94,7 +94,8 @@ def all_activation_maps(layers: Dict[str, np.ndarray], filter_index: Optional[in
 
 
 def overlay_heatmap(images, heatmaps, alpha: float = 0.4, cmap: str = "jet",
-                    titles: Optional[Sequence[str]] = None, show_input: bool = True, path=None):
+                    titles: Optional[Sequence[str]] = None, show_input: bool = True, ncols: int = 6,
+                    title: Optional[str] = None, path=None):
     """Lay heatmaps (saliency, CAM, Grad-CAM) over their input images.
 
     images: (N, H, W, C) or (N, H, W), or one image (H, W, C) / (H, W) when
@@ -102,9 +103,14 @@ def overlay_heatmap(images, heatmaps, alpha: float = 0.4, cmap: str = "jet",
     heatmaps: (N, H, W) or (H, W), *at the input's resolution*: bring a
         layer's map there first with ``upsample(map, (H, W))``.
     alpha: opacity of the heatmap (0 = only the image, 1 = only the heatmap).
-    show_input: one row per image with the input beside the overlay; False
+    titles: (N,) strings, shown above each image (e.g. "true / predicted").
+    show_input: each image's column shows the input above its overlay; False
         shows only the overlays.
-    Each heatmap is min-max scaled to [0, 1] on its own before colouring.
+    ncols: images per row (more wrap into further rows).
+    Each heatmap is min-max scaled to [0, 1] on its own before colouring
+    (as pytorch-grad-cam does); the colour bar says so. A constant map (e.g.
+    a Grad-CAM that is 0 everywhere) is not drawn: its panel says
+    "map = <value> everywhere" instead of showing a uniform colour.
     """
     heatmaps = np.asarray(heatmaps, dtype=np.float64)
     images = np.asarray(images)
@@ -122,18 +128,42 @@ def overlay_heatmap(images, heatmaps, alpha: float = 0.4, cmap: str = "jet",
                          f"= {images.shape[:3]}; upsample a layer's maps to the input size first")
     if not 0 <= alpha <= 1:
         raise ValueError(f"overlay_heatmap: alpha must be in [0, 1], got {alpha}")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"overlay_heatmap: {len(titles)} titles for {len(images)} images")
     N = len(images)
-    per_image = 2 if show_input else 1
-    ncols = per_image if show_input else min(N, 5)
-    fig, axes = panel_grid(N * per_image, ncols, panel_size=2.2)
-    for k in range(N):
+    cols = max(1, min(ncols, N))
+    blocks = -(-N // cols)
+    per_image = 2 if show_input else 1  # rows per block: input above overlay
+    fig = new_figure(1.9 * cols + 0.9, 1.9 * per_image * blocks + 0.2 * blocks + (0.4 if title else 0))
+    grid = fig.subplots(per_image * blocks, cols, squeeze=False)
+    drawn = None
+    for k in range(blocks * cols):
+        b, j = divmod(k, cols)
+        rows = [grid[b * per_image + r, j] for r in range(per_image)]
+        if k >= N:
+            for ax in rows:
+                fig.delaxes(ax)
+            continue
         img = to_display(images[k])
-        hm = heatmaps[k] - heatmaps[k].min()
-        hm = hm / hm.max() if hm.max() > 0 else hm
-        ax = axes[k * per_image + per_image - 1]
         name = None if titles is None else str(titles[k])
         if show_input:
-            show_image(axes[k * per_image], img, name)
-        show_image(ax, img, "overlay" if show_input else name)
-        ax.imshow(hm, cmap=cmap, alpha=alpha, vmin=0, vmax=1, interpolation="bilinear")
+            show_image(rows[0], img, name)
+        ax = rows[-1]
+        lo, hi = heatmaps[k].min(), heatmaps[k].max()
+        if hi > lo:
+            show_image(ax, img, "overlay" if show_input else name)
+            drawn = ax.imshow((heatmaps[k] - lo) / (hi - lo), cmap=cmap, alpha=alpha, vmin=0, vmax=1,
+                              interpolation="bilinear")
+        else:  # nothing to locate: say so rather than tint the image uniformly
+            show_image(ax, img, f"map = {lo:.3g} everywhere", title_color="red")
+        if j == 0 and show_input:
+            rows[0].set_ylabel("input", fontsize=8)
+            ax.set_ylabel("heatmap", fontsize=8)
+    if drawn is not None:
+        panels = [a for a in grid.ravel() if a in fig.axes]  # the grid cells still in the figure
+        cbar = fig.colorbar(drawn, ax=panels, shrink=0.6, ticks=[0, 1])
+        cbar.ax.set_yticklabels(["min", "max"])
+        cbar.set_label("each map scaled to its own range", fontsize=8)
+    if title:
+        fig.suptitle(title)
     return finish(fig, path)

@@ -100,7 +100,8 @@ def filter_statistics_figure(mean_activation, mode_maps, class_names: Optional[S
         uses).
     mode_maps: (K, H, W) integers in 0..F-1: for each class and pixel, the
         filter most often the strongest there (the mode of the argmax over the
-        class's images) -> one panel per class, one colour per filter.
+        class's images) -> one panel per class, one colour per filter that
+        appears (the colour bar lists their indices).
     """
     mean_activation = np.asarray(mean_activation, dtype=np.float64)
     mode_maps = np.asarray(mode_maps)
@@ -129,17 +130,25 @@ def filter_statistics_figure(mean_activation, mode_maps, class_names: Optional[S
     ax.set_ylabel("class")
     ax.set_title("mean activation of each filter per class")
 
-    # One discrete colour per filter index, the same in every class panel.
-    filter_colors = colors.ListedColormap(
-        matplotlib.colormaps["tab20"](np.arange(F) % 20))
+    # One discrete colour per filter that wins somewhere, the same in every class panel.
+    # Only those filters get a colour: 32 filters in tab20 would repeat colours, but
+    # rarely more than a dozen filters ever win a pixel.
+    used = np.unique(mode_maps)
+    palette = np.concatenate([matplotlib.colormaps[name](np.arange(20)) for name in ("tab20", "tab20b", "tab20c")])
+    if len(used) > len(palette):
+        palette = matplotlib.colormaps["turbo"](np.linspace(0, 1, len(used)))
+    filter_colors = colors.ListedColormap(palette[:len(used)])
+    slot = np.searchsorted(used, mode_maps)  # filter index -> its colour's position
     axes = bottom.subplots(nrows, ncols, squeeze=False).ravel()
     for k, ax in enumerate(axes):
         if k >= K:
             bottom.delaxes(ax)
             continue
-        im = show_image(ax, mode_maps[k], names[k], cmap=filter_colors, vmin=-0.5, vmax=F - 0.5)
-    bottom.colorbar(im, ax=list(axes[:K]), label="most active filter (mode)", shrink=0.8,
-                    ticks=range(F) if F <= 20 else None)
+        im = show_image(ax, slot[k], names[k], cmap=filter_colors, vmin=-0.5, vmax=len(used) - 0.5)
+    cbar = bottom.colorbar(im, ax=list(axes[:K]), label="most active filter (mode)", shrink=0.8,
+                           ticks=range(len(used)) if len(used) <= 40 else None)
+    if len(used) <= 40:
+        cbar.ax.set_yticklabels([str(f) for f in used], fontsize=7)
     bottom.suptitle("per pixel, the filter most often the strongest", fontsize=9)
     if title:
         fig.suptitle(title)
