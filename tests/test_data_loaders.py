@@ -29,6 +29,14 @@ def test_digits_split_is_fixed_stratified_and_scaled():
     assert (x2 == x).all() and (y2 == y).all()  # seed 0: always the same split
 
 
+@pytest.mark.parametrize("kwargs, arg, value", [({"test_fraction": 1.5}, "test_fraction", "1.5"),
+                                               ({"test_fraction": 0}, "test_fraction", "0"),
+                                               ({"seed": "a"}, "seed", "a")])
+def test_digits_bad_arguments(kwargs, arg, value):
+    with pytest.raises(ValueError, match=f"load_digits: {arg} must be .*{value}"):
+        load_digits(**kwargs)
+
+
 def test_class_names():
     assert class_names("cifar10")[3] == "cat" and class_names("CIFAR-10") == CIFAR10_CLASSES
     assert class_names("fashion-mnist")[9] == "Ankle boot" and len(FASHION_MNIST_CLASSES) == 10

@@ -303,3 +303,7 @@ def test_to_categorical():
         to_categorical([-1, 0], 3)
     with pytest.raises(ValueError, match="integers"):
         to_categorical([0.5, 1.0], 3)
+    with pytest.raises(ValueError, match="to_categorical: num_classes must be an int >= 1, got 0"):
+        to_categorical([0], 0)
+    with pytest.raises(ValueError, match="num_classes must be an int >= 1, got True"):
+        to_categorical([0], True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _checks as chk
 from .cifar import read_cifar10_folder
 from .download import ensure_cifar10, ensure_idx_dataset
 from .errors import FormatError
@@ -107,6 +108,10 @@ def load_digits(test_fraction: float = DIGITS_TEST_FRACTION, seed: int = DIGITS_
 
     Returns ``((x_train (1437, 8, 8, 1) uint8, y_train), (x_test (360, 8, 8, 1), y_test))``.
     """
+    if not chk.is_number(test_fraction) or not 0 < test_fraction < 1:
+        chk.fail("load_digits", "test_fraction", "a number in (0, 1)", test_fraction)
+    if not chk.is_int(seed) or seed < 0:
+        chk.fail("load_digits", "seed", "an int >= 0", seed)
     from sklearn.datasets import load_digits as sk_load_digits
     from sklearn.model_selection import train_test_split
 
