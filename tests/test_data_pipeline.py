@@ -307,3 +307,20 @@ def test_to_categorical():
         to_categorical([0], 0)
     with pytest.raises(ValueError, match="num_classes must be an int >= 1, got True"):
         to_categorical([0], True)
+
+
+def test_image_augmenter_as_a_dataset_transform_works_on_whole_batches():
+    x, y = _data(10)
+    calls = []
+
+    class Counting(ImageAugmenter):
+        def __call__(self, batch):
+            calls.append(np.shape(batch))
+            return super().__call__(batch)
+
+    ds = ArrayDataset(x, y, transform=Counting(horizontal_flip=True, seed=0))
+    batches = list(DataLoader(ds, batch_size=4))
+    assert calls == [(4, 6, 5, 3), (4, 6, 5, 3), (2, 6, 5, 3)]  # one call per batch
+    assert all(xb.dtype == np.uint8 for xb, _ in batches)
+    unlabelled = ArrayDataset(x)
+    assert unlabelled[0][1] is None and next(iter(DataLoader(unlabelled, batch_size=3)))[1] is None

@@ -60,7 +60,10 @@ class ImageAugmenter:
 
     ``aug(x)`` takes (N, H, W, C) or (H, W, C), float or uint8, and returns a
     new array of the same shape and dtype (the input is never modified).
+    It can also serve as a dataset's ``transform`` (whole batches at once).
     """
+
+    supports_batches = True  # DataLoader may hand us whole batches (see transforms.Transform)
 
     def __init__(self, rotation_range=0.0, width_shift_range=0.0, height_shift_range=0.0,
                  zoom_range=0.0, shear_range=0.0, horizontal_flip=False, vertical_flip=False,

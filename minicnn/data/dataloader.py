@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks as chk
+from .datasets import Dataset
 
 
 class DataLoader:
@@ -48,9 +49,8 @@ class DataLoader:
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             if hasattr(self.dataset, "get_batch"):
                 yield self.dataset.get_batch(idx)
-            else:
-                items = [self.dataset[int(i)] for i in idx]
-                yield np.stack([x for x, _ in items]), np.asarray([y for _, y in items])
+            else:  # any object with [i] -> (x, y): one by one, then stacked
+                yield Dataset.get_batch(self.dataset, idx)
 
     def __repr__(self):
         return (f"DataLoader(batch_size={self.batch_size}, shuffle={self.shuffle}, "

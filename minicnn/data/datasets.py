@@ -59,7 +59,9 @@ class ArrayDataset(Dataset):
         return len(self.x)
 
     def _label(self, i):
-        y = None if self.y is None else self.y[i]
+        if self.y is None:
+            return None
+        y = self.y[i]
         y = y.item() if isinstance(y, np.generic) else y
         return self.target_transform(y) if self.target_transform else y
 
