@@ -37,6 +37,8 @@ its sign at random); shear is a pure shear matrix.
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from . import _checks as chk
@@ -240,7 +242,7 @@ class FlowIterator:
             # reproducible, and the caller's augmenter is not consumed.
             order_seed, augment_seed = np.random.SeedSequence(seed).spawn(2) \
                 if chk.is_int(seed) else (seed, seed)
-            augmenter = ImageAugmenter(**{**augmenter.get_config(), "seed": None})
+            augmenter = copy.copy(augmenter)
             augmenter.reseed(augment_seed)
             seed = order_seed
         self.augmenter, self.x, self.y = augmenter, x, (None if y is None else np.asarray(y))
