@@ -8,7 +8,8 @@ engine's backward pass run down to the image). One idea per file:
 - ``gradients``:    input gradients of a class logit / unit / filter; saliency maps
 - ``maximization``: activation maximization with its regularizers (PW11 ex. 2, Ex08 q. 3)
 - ``cam``:          CAM, Grad-CAM and HiResCAM heatmaps (PW11 ex. 3)
-- ``statistics``:   filter statistics per class (PW11 ex. 1), confusion matrix, parameter table
+- ``statistics``:   filter statistics per class (PW11 ex. 1), confusion matrix (Ex08 q. 3)
+- ``parameters``:   each layer's parameter count (Ex08 q. 1.2)
 - ``embedding``:    a layer's feature vectors and their t-SNE map (Ex08 q. 2)
 - ``report``:       all of the above as PNG figures for a trained model
 
@@ -22,8 +23,8 @@ from .embedding import features, tsne
 from .gradients import Target, input_gradient, objective_and_gradient, predicted_classes, saliency
 from .maximization import (activation_maximization, gaussian_blur, gaussian_kernel1d, total_variation,
                            total_variation_gradient)
-from .statistics import (FilterStatistics, ParameterRow, ParameterTable, confusion_matrix, filter_statistics,
-                         parameter_table)
+from .parameters import ParameterRow, ParameterTable, parameter_table
+from .statistics import FilterStatistics, confusion_matrix, filter_statistics
 
 __all__ = [
     "activations",

@@ -1,17 +1,16 @@
-"""Statistics over a data set: which filters each class uses (PW11 ex. 1), the
-confusion matrix (Ex08 q. 3) and the parameter count of each layer (Ex08 q. 1.2).
+"""Statistics of a trained model over a data set: which filters each class uses
+(PW11 ex. 1) and the confusion matrix (Ex08 q. 3).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import numpy as np
 
 from ._graph import as_float_input, batches, collect_outputs, resolve_node, runner_to
 
-__all__ = ["FilterStatistics", "filter_statistics", "confusion_matrix", "ParameterRow", "ParameterTable",
-           "parameter_table"]
+__all__ = ["FilterStatistics", "filter_statistics", "confusion_matrix"]
 
 
 def _labels(y, owner: str) -> np.ndarray:
@@ -117,48 +116,3 @@ def confusion_matrix(model, x, y, num_classes: Optional[int] = None, batch_size:
                            for sl in batches(len(x), batch_size, owner)])
     K = num_classes if num_classes is not None else int(model.output_shape[-1])
     return sk_confusion_matrix(y, pred, labels=np.arange(K))
-
-
-class ParameterRow(NamedTuple):
-    """One layer: name, type, output shape (None = batch), parameter count, trainable count."""
-    name: str
-    type: str
-    output_shape: tuple
-    params: int
-    trainable: int
-
-
-class ParameterTable(list):
-    """A list of ParameterRow with totals; ``str(table)`` is a text table."""
-
-    @property
-    def total(self) -> int:
-        return sum(r.params for r in self)
-
-    @property
-    def trainable(self) -> int:
-        return sum(r.trainable for r in self)
-
-    def __str__(self) -> str:
-        lines = [f"{'layer':<20}{'type':<18}{'output shape':<22}{'params':>10}{'trainable':>11}"]
-        for r in self:
-            shape = "(" + ", ".join("None" if d is None else str(d) for d in r.output_shape) + ")"
-            lines.append(f"{r.name:<20}{r.type:<18}{shape:<22}{r.params:>10,}{r.trainable:>11,}")
-        lines.append(f"{'total':<60}{self.total:>10,}{self.trainable:>11,}")
-        return "\n".join(lines)
-
-
-def parameter_table(model) -> ParameterTable:
-    """Per layer (graph order): name, type, output shape, number of parameters, trainable ones.
-
-    ``table.total`` is the total (Ex08 q. 1.2 asks for each layer's count and the
-    total). A Conv2D has KH*KW*C_in*F + F parameters, a Dense in*out + out.
-    BatchNorm's moving statistics count as parameters but not trainable ones,
-    as in Keras.
-    """
-    table = ParameterTable()
-    for layer in model.layers:
-        trainable = sum(p.value.size for p in layer.trainable_params())
-        table.append(ParameterRow(layer.name, type(layer).__name__, tuple(layer.output_shape or ()),
-                                  layer.count_params(), int(trainable)))
-    return table
