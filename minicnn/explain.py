@@ -210,7 +210,7 @@ class ConvTrace:
     """
 
     def __init__(self, *, x, x_padded, w, kernel, b, strides, padding, pads, mode,
-                 output, steps, channel_names, ndim, single_filter):
+                 output, steps, channel_names, ndim, single_filter, filter_names=None):
         self.x = x
         self.x_padded = x_padded
         self.w = w
@@ -225,6 +225,12 @@ class ConvTrace:
         self.channel_names = list(channel_names)
         self.ndim = ndim
         self._single_filter = single_filter
+        self.filter_names = None if filter_names is None else list(filter_names)
+
+    def _filter_title(self, f: int) -> str:
+        """"filter 0", or "filter 0 (Filter1)" when the filters were given names (the course's)."""
+        named = self.filter_names is not None and str(self.filter_names[f]) != str(f)
+        return f"filter {f} ({self.filter_names[f]})" if named else f"filter {f}"
 
     # -- helpers shared by the text and markdown renderings --
     def _label(self, s: Step) -> str:
@@ -286,7 +292,7 @@ class ConvTrace:
         else:
             out2 = out
         for f in range(out2.shape[-1]):
-            yield f"output, filter {f}", out2[..., f]
+            yield f"output, {self._filter_title(f)}", out2[..., f]
 
     def _input_planes(self):
         KH, KW, C, F = self.kernel.shape
@@ -296,7 +302,7 @@ class ConvTrace:
         slid = " (flipped)" if self.mode == "convolution" else ""
         for f in range(F):
             for c, name in enumerate(self.channel_names):
-                yield f"kernel{slid}, filter {f}{chan(name)}", self.kernel[:, :, c, f]
+                yield f"kernel{slid}, {self._filter_title(f)}{chan(name)}", self.kernel[:, :, c, f]
 
     # -- renderings --
     def to_text(self) -> str:
@@ -379,7 +385,8 @@ def _bias_vector(b, F: int, owner: str) -> np.ndarray:
 
 
 def conv2d_trace(x, w, b=None, stride=1, padding=0, mode: str = "cross-correlation",
-                 channel_names: Optional[Sequence[str]] = None) -> ConvTrace:
+                 channel_names: Optional[Sequence[str]] = None,
+                 filter_names: Optional[Sequence[str]] = None) -> ConvTrace:
     """Trace a 2-D convolution of one image, output value by output value.
 
     x: (H, W, C) one image, or (H, W) for one channel.
@@ -390,6 +397,8 @@ def conv2d_trace(x, w, b=None, stride=1, padding=0, mode: str = "cross-correlati
     mode: "cross-correlation" (default, what CNN libraries do) or "convolution"
         (kernel flipped).
     channel_names: names printed for the channels, e.g. ("R", "G", "B").
+    filter_names: names printed next to the filter numbers, e.g. ("Filter1",
+        "Filter2") as in PW08's figure (the output is still indexed f = 0, 1).
 
     Returns a :class:`ConvTrace` whose ``.output`` is (OH, OW, F).
     """
@@ -409,7 +418,7 @@ def conv2d_trace(x, w, b=None, stride=1, padding=0, mode: str = "cross-correlati
         raise ValueError(f"{owner}: w must be (KH, KW, C, F), (KH, KW, C) or (KH, KW), "
                          f"got w.shape={w.shape}")
     return _trace(x, w, b, stride, padding, mode, channel_names, owner, ndim=2,
-                  single_filter=False)
+                  single_filter=False, filter_names=filter_names)
 
 
 def conv1d_trace(x, w, b=0, stride: int = 1, padding=0, mode: str = "cross-correlation",
@@ -454,7 +463,7 @@ def _is_int(v) -> bool:
 
 
 def _trace(x, w, b, stride, padding, mode, channel_names, owner, ndim, single_filter,
-           padding_label=None) -> ConvTrace:
+           padding_label=None, filter_names=None) -> ConvTrace:
     H, W, C = x.shape
     KH, KW, Cw, F = w.shape
     if Cw != C:
@@ -482,6 +491,8 @@ def _trace(x, w, b, stride, padding, mode, channel_names, owner, ndim, single_fi
         channel_names = [str(c) for c in range(C)]
     elif len(channel_names) != C:
         raise ValueError(f"{owner}: {len(channel_names)} channel names for {C} channels")
+    if filter_names is not None and len(filter_names) != F:
+        raise ValueError(f"{owner}: {len(filter_names)} filter names for {F} filters (w.shape={w.shape})")
 
     # Convolution = cross-correlation with the kernel rotated by 180 degrees.
     kernel = w[::-1, ::-1] if mode == "convolution" else w
@@ -509,7 +520,8 @@ def _trace(x, w, b, stride, padding, mode, channel_names, owner, ndim, single_fi
     return ConvTrace(x=x, x_padded=xp, w=w, kernel=np.ascontiguousarray(kernel), b=bias,
                      strides=(SH, SW), padding=padding_label,
                      pads=(top, bottom, left, right), mode=mode, output=output, steps=steps,
-                     channel_names=channel_names, ndim=ndim, single_filter=single_filter)
+                     channel_names=channel_names, ndim=ndim, single_filter=single_filter,
+                     filter_names=filter_names)
 
 
 # ----------------------------------------------------------------------------
@@ -526,14 +538,17 @@ def _stack_channels(planes: dict, what: str) -> Tuple[np.ndarray, List[str]]:
     return np.stack(arrays, axis=-1), names
 
 
-def _filters_from_spec(w, channel_names: Optional[List[str]]) -> np.ndarray:
+def _filters_from_spec(w, channel_names: Optional[List[str]]) -> Tuple[np.ndarray, Optional[List[str]]]:
     """Filters given per filter and per channel -> (KH, KW, C, F).
 
     Accepted: a nested list already (KH, KW, C, F) (or smaller, see conv2d_trace);
     a dict ``{"filter1": {"R": plane, ...}, ...}``; a list of such per-channel dicts.
     Channels are matched by name to the input's channels when both are named.
+    Returns (w, filter names): the names are the dict's keys, else None.
     """
+    filter_names = None
     if isinstance(w, dict):
+        filter_names = [str(k) for k in w]
         w = list(w.values())
     if isinstance(w, list) and w and isinstance(w[0], dict):
         filters = []
@@ -544,8 +559,8 @@ def _filters_from_spec(w, channel_names: Optional[List[str]]) -> np.ndarray:
         shapes = {f.shape for f in filters}
         if len(shapes) != 1:
             raise ValueError(f"trace-conv: filters have different shapes: {[f.shape for f in filters]}")
-        return np.stack(filters, axis=-1)
-    return np.asarray(w, dtype=np.float64)
+        return np.stack(filters, axis=-1), filter_names
+    return np.asarray(w, dtype=np.float64), None
 
 
 def trace_from_spec(spec: dict, **overrides) -> ConvTrace:
@@ -566,7 +581,7 @@ def trace_from_spec(spec: dict, **overrides) -> ConvTrace:
         x, names = _stack_channels(x, "x")
     else:
         x = np.asarray(x, dtype=np.float64)
-    w = _filters_from_spec(spec["w"], names)
+    w, filter_names = _filters_from_spec(spec["w"], names)
     stride = spec.get("stride", 1)
     padding = spec.get("padding", 0)
     if isinstance(padding, list):
@@ -576,7 +591,8 @@ def trace_from_spec(spec: dict, **overrides) -> ConvTrace:
     mode = spec.get("mode", "cross-correlation")
     if x.ndim == 1:
         return conv1d_trace(x, w, spec.get("b", 0), stride, padding, mode)
-    return conv2d_trace(x, w, spec.get("b"), stride, padding, mode, channel_names=names)
+    return conv2d_trace(x, w, spec.get("b"), stride, padding, mode, channel_names=names,
+                        filter_names=filter_names)
 
 
 def load_trace_json(path) -> dict:
@@ -632,6 +648,21 @@ def add_trace_conv_arguments(parser: argparse.ArgumentParser) -> None:
         '{"R": [[...]], "G": ..., "B": ...}), use a bundled example, or give them inline: '
         '--x "1 2 3 4 5" --w "1 0 -1" (1-D), --x "1 2; 3 4" (2-D, rows split by ;).'
     )
+    parser.epilog = (
+        "examples:\n"
+        "  minicnn trace-conv --x \"1 2 3 4 5\" --w \"1 0 -1\" --stride 2 --padding 1\n"
+        "      1-D, S = 2, P = 1 (PW08 ex. 1a: try S = 1, 2, 4 and P = 0, 1)\n"
+        "  minicnn trace-conv --x \"1 2 0; 3 4 1; 1 1 1\" --w \"1 0; 0 -1\" --b 1 --padding same\n"
+        "      2-D, one channel, TensorFlow's \"same\" padding\n"
+        "  minicnn trace-conv --example pw08_2d --stride 2 --format markdown\n"
+        "      PW08 ex. 1b (4x4x3 input, two 2x2x3 filters); the filters' B planes are missing\n"
+        "      from our copy of the text and set to 0: the note printed first says so\n"
+        "  minicnn trace-conv my_case.json --mode convolution\n"
+        "      true convolution: the kernel is flipped before it slides\n"
+        "every output value is printed as window * kernel products + bias, with the output-size\n"
+        "formula (numbers substituted) first. Exit code 2 on bad input."
+    )
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     src = parser.add_mutually_exclusive_group()
     src.add_argument("json", nargs="?", default=None, help="JSON file with x, w, b, stride, padding")
     src.add_argument("--example", default=None,
@@ -646,7 +677,8 @@ def add_trace_conv_arguments(parser: argparse.ArgumentParser) -> None:
                         help="padding: valid, same (TensorFlow), an int P, or 'ph,pw'; default 0")
     parser.add_argument("--mode", default=None, choices=MODES,
                         help="cross-correlation (default, as CNN libraries) or convolution (kernel flipped)")
-    parser.add_argument("--format", default="text", choices=("text", "markdown"), dest="format")
+    parser.add_argument("--format", default="text", choices=("text", "markdown"), dest="format",
+                        help="plain text (default) or markdown (tables, for a report)")
 
 
 def run_trace_conv(args) -> int:

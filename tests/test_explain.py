@@ -53,10 +53,7 @@ def test_random_cases_match_direct_numpy(stride, padding):
 @pytest.mark.parametrize("padding", ["valid", "same", 1])
 @pytest.mark.parametrize("stride", [1, 2, 3])
 def test_matches_engine_conv2d_forward(stride, padding):
-    try:
-        from minicnn.ops.conv import conv2d_forward
-    except ImportError:
-        pytest.skip("minicnn.ops.conv.conv2d_forward not written yet")
+    from minicnn.ops.conv import conv2d_forward
     rng = np.random.default_rng(7 + stride)
     for _ in range(3):
         x, w, b = random_case(rng)
@@ -117,6 +114,30 @@ def test_hand_case_1d_stride2_padding1():
     assert "out = (n + 2P - K) / S + 1 = (5 + 2*1 - 3) / 2 + 1 = 3" in text
 
 
+@pytest.mark.parametrize("stride, padding, expected, size_text", [
+    # x = 1 2 3 4 5, w = 1 0 -1: each window [a, b, c] gives a - c
+    (1, 0, [-2, -2, -2], "(5 + 2*0 - 3) / 1 + 1 = 3"),
+    (2, 0, [-2, -2], "(5 + 2*0 - 3) / 2 + 1 = 2"),
+    (4, 0, [-2], "floor((5 + 2*0 - 3) / 4) + 1 = floor(0.5) + 1 = 1"),
+    (1, 1, [-2, -2, -2, -2, 4], "(5 + 2*1 - 3) / 1 + 1 = 5"),  # padded 0 1 2 3 4 5 0: last [4, 5, 0] -> 4
+    (4, 1, [-2, 4], "(5 + 2*1 - 3) / 4 + 1 = 2"),
+])
+def test_hand_cases_1d_pw08_settings(stride, padding, expected, size_text):
+    """PW08 ex. 1a's five (S, P) settings on a 1-D example (the figure's own numbers are not in our text)."""
+    trace = conv1d_trace([1, 2, 3, 4, 5], [1, 0, -1], stride=stride, padding=padding)
+    np.testing.assert_array_equal(trace.output, expected)
+    assert size_text in trace.to_text()
+
+
+def test_cli_help_explains_usage(capsys):
+    parser = argparse.ArgumentParser(prog="minicnn trace-conv")
+    explain.add_trace_conv_arguments(parser)
+    help_text = parser.format_help()
+    for words in ("--x", "--w", "--example", "pw08_2d", "B planes are missing", "same", "convolution",
+                  "output-size", "examples:"):
+        assert words in help_text, words
+
+
 def test_pw08_example_red_and_green_planes_by_hand():
     spec = explain.load_trace_json(explain.EXAMPLES_DIR / "pw08_2d.json")
     trace = explain.trace_from_spec(spec)
@@ -132,6 +153,10 @@ def test_pw08_example_red_and_green_planes_by_hand():
     x = np.stack([np.array(spec["x"][c]) for c in "RGB"], axis=-1)
     assert x[0, 3, 0] == 2 and x[3, 3, 2] == 2  # planes read in the order of the text
     assert spec["b"] == [1, -1] and "note" in spec
+    # the note is honest about what our copy of the text lacks
+    assert spec["missing"] == ["w.Filter1.B", "w.Filter2.B"] and "NOT in our copy" in spec["note"]
+    assert trace.filter_names == ["Filter1", "Filter2"]
+    np.testing.assert_array_equal(trace.kernel[..., 2, :], 0)
 
 
 # ---------------------------------------------------------------------------
@@ -286,7 +311,8 @@ def test_cli_example_and_mode(capsys):
     assert _cli_main()(["--example", "pw08_2d", "--mode", "convolution", "--stride", "2"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Note: Reading of the figure")
-    assert "kernel (flipped), filter 1, channel G" in out
+    assert "kernel (flipped), filter 1 (Filter2), channel G" in out  # the course's filter names
+    assert "output, filter 0 (Filter1):" in out
 
 
 def test_cli_bad_input_exit_code(spec_file, capsys):
