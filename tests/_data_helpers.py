@@ -139,6 +139,15 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/"
 
 
+def assert_clear_argument_error(make, owner: str, arg: str, value: str) -> None:
+    """``make()`` raises ``ValueError("<owner>: <arg> must be ...")`` showing ``value``."""
+    import pytest
+    with pytest.raises(ValueError) as err:
+        make()
+    msg = str(err.value)
+    assert msg.startswith(f"{owner}: {arg} must be") and value in msg, msg
+
+
 def leftovers(folder: Path) -> list[str]:
     """Every file under ``folder`` (to assert that nothing was left behind)."""
     return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file())

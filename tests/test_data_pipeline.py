@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _data_helpers import md5, mini_idx_files
+from _data_helpers import assert_clear_argument_error, md5, mini_idx_files
 from minicnn.data import (MNIST, ArrayDataset, DataLoader, Dataset, ImageAugmenter, Standardizer,
                           random_split, scale_to_unit, to_categorical)
 from minicnn.data import download as dl
@@ -263,10 +263,7 @@ def test_random_split_fractions_like_torchvision():
     (lambda: Standardizer(epsilon=-1), "Standardizer", "epsilon", "-1"),
 ])
 def test_every_bad_argument_is_a_clear_error(make, owner, arg, value):
-    with pytest.raises(ValueError) as err:
-        make()
-    msg = str(err.value)
-    assert msg.startswith(f"{owner}: {arg} must be") and value in msg, msg
+    assert_clear_argument_error(make, owner, arg, value)
 
 
 # ------------------------------------------------------------------ preprocessing

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _data_helpers import assert_clear_argument_error
 from minicnn.data import ImageAugmenter
 from minicnn.data import transforms as T
 from minicnn.data.affine import _warp_py, forward_matrix, warp, warp_kernel
@@ -347,10 +348,7 @@ def test_numba_kernel_equals_plain_python(order, mode):
     (lambda: T.Normalize(0, [1, -1]), "Normalize", "std", "-1"),
 ])
 def test_every_bad_argument_is_a_clear_error(make, owner, arg, value):
-    with pytest.raises(ValueError) as err:
-        make()
-    msg = str(err.value)
-    assert msg.startswith(f"{owner}: {arg} must be") and value in msg, msg
+    assert_clear_argument_error(make, owner, arg, value)
 
 
 def test_fills_that_do_not_fit_the_images_are_errors():
