@@ -95,13 +95,8 @@ def as_float_input(model, x, owner: str = "inspect") -> np.ndarray:
 
 
 def unique_params(model) -> list:
-    out, seen = [], set()
-    for layer in model.layers:
-        for p in layer.params.values():
-            if id(p) not in seen:
-                seen.add(id(p))
-                out.append(p)
-    return out
+    """Every parameter of the model once (a shared layer's appear once), trainable or not."""
+    return list({id(p): p for layer in model.layers for p in layer.params.values()}.values())
 
 
 @contextmanager

@@ -24,6 +24,15 @@ def _labels(y, owner: str) -> np.ndarray:
     return y.astype(np.int64)
 
 
+def _images_and_labels(model, x, y, owner: str):
+    """(x as float, y as (N,) ints), checked against the model and against each other."""
+    y = _labels(y, owner)
+    x = as_float_input(model, x, owner)
+    if len(y) != len(x):
+        raise ValueError(f"{owner}: {len(x)} images (x.shape={x.shape}) but {len(y)} labels")
+    return x, y
+
+
 @dataclass
 class FilterStatistics:
     """Per-class statistics of one layer's filters (PW11 ex. 1).
@@ -68,10 +77,7 @@ def filter_statistics(model, x, y, layer, batch_size: int = 256) -> FilterStatis
     draws it.
     """
     owner = "filter_statistics"
-    y = _labels(y, owner)
-    x = as_float_input(model, x, owner)
-    if len(y) != len(x):
-        raise ValueError(f"{owner}: {len(x)} images (x.shape={x.shape}) but {len(y)} labels")
+    x, y = _images_and_labels(model, x, y, owner)
     target = resolve_node(model, layer, owner).layer
     classes = np.unique(y)
     sums = counts = votes = None
@@ -107,10 +113,7 @@ def confusion_matrix(model, x, y, num_classes: Optional[int] = None, batch_size:
     from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
     owner = "confusion_matrix"
-    y = _labels(y, owner)
-    x = as_float_input(model, x, owner)
-    if len(y) != len(x):
-        raise ValueError(f"{owner}: {len(x)} images (x.shape={x.shape}) but {len(y)} labels")
+    x, y = _images_and_labels(model, x, y, owner)
     runner = runner_to(model, model.nodes[-1])
     pred = np.concatenate([runner.forward([x[sl]], training=False, keep_cache=False)[0].argmax(axis=-1)
                            for sl in batches(len(x), batch_size, owner)])
