@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from _data_helpers import assert_clear_argument_error, md5, mini_idx_files
 from minicnn.data import (MNIST, ArrayDataset, DataLoader, Dataset, ImageAugmenter, Standardizer,
-                          random_split, scale_to_unit, to_categorical)
+                          load_mnist, random_split, scale_to_unit, to_categorical)
 from minicnn.data import download as dl
 from minicnn.data import transforms as T
 
@@ -115,9 +115,11 @@ def test_mnist_dataset_class(tmp_path, monkeypatch):
     train = MNIST(tmp_path, train=True, transform=T.ToFloat())
     test = MNIST(tmp_path, train=False)
     assert len(train) == 6 and len(test) == 4
-    img, label = train[0]
-    assert img.shape == (28, 28, 1) and img.dtype == np.float32 and 0 <= label <= 9
-    assert MNIST.classes[label] == str(label)
+    (x, y), (xt, yt) = load_mnist(root=tmp_path, download=False)
+    img, label = train[2]
+    assert img.shape == (28, 28, 1) and img.dtype == np.float32 and np.allclose(img, x[2] / 255)
+    assert label == y[2] and isinstance(label, int) and MNIST.classes[label] == str(label)
+    assert (test[3][0] == xt[3]).all() and test[3][1] == yt[3]
 
 
 # ------------------------------------------------------------------ ImageAugmenter
@@ -155,8 +157,10 @@ def test_flow_epochs_labels_and_next():
     assert sorted(np.concatenate([b[1] for b in batches])) == sorted(y)
     for xb, yb in batches:
         assert xb.dtype == np.float32 and xb.shape[1:] == (6, 5, 3)
-    seen = [next(it)[1] for _ in range(7)]  # next() cycles forever, like Keras
-    assert len(seen) == 7
+    # next() cycles forever, like Keras: every 3 calls are one whole epoch
+    for _ in range(3):
+        epoch = np.concatenate([next(it)[1] for _ in range(3)])
+        assert sorted(epoch) == sorted(y)
     xb = next(iter(ImageAugmenter().flow(x, batch_size=10, shuffle=False)))
     assert (xb == x.astype(np.float32)).all()  # no y: batches of x only
     with pytest.raises(ValueError, match="10 samples but y has 3"):
