@@ -200,6 +200,7 @@ def test_random_crop_padding_pair_is_rows_then_columns():
     padded = np.pad(x[0], ((2, 2), (0, 0), (0, 0)))
     tops = {next(t for t in range(5) if (padded[t:t + 4] == o).all()) for o in out}
     assert tops == {0, 1, 2, 3, 4}
+    assert (T.RandomCrop(4, padding=None)(x) == x).all()  # torchvision's default: no padding
 
 
 def test_random_affine_translate_is_whole_pixels_as_torchvision():

@@ -178,7 +178,7 @@ class RandomVerticalFlip(RandomHorizontalFlip):
 class RandomCrop(Transform):
     """Pad by ``padding`` (filled with ``fill``), then cut a random ``size`` window.
 
-    size: int or (h, w) > 0; padding: int or (ph, pw) >= 0, added on both sides.
+    size: int or (h, w) > 0; padding: int or (ph, pw) >= 0 (or None), added on both sides.
     The classic CIFAR recipe is ``RandomCrop(32, padding=4)``: shifts of up to
     4 pixels in each direction, same output shape.
 
@@ -190,7 +190,8 @@ class RandomCrop(Transform):
     def __init__(self, size, padding=0, fill=0, seed=None):
         super().__init__(seed)
         self.size = _pair("RandomCrop", "size", size, minimum=1)
-        self.padding = _pair("RandomCrop", "padding", padding, minimum=0)
+        # None: torchvision's default, the same as 0
+        self.padding = _pair("RandomCrop", "padding", 0 if padding is None else padding, minimum=0)
         self.fill = chk.number("RandomCrop", "fill", fill)
 
     def apply_batch(self, x):
