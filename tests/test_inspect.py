@@ -466,6 +466,11 @@ def test_write_inspection_report_writes_readable_pngs(tmp_path):
         img = mpimg.imread(path)
         assert img.ndim == 3 and img.shape[0] > 50 and img.shape[1] > 50
     assert no_hooks(model)
+    titles = dict((p.name, t) for t, p in figures)
+    # a Grad-CAM that is 0 everywhere is shown before its ReLU, and the title says so
+    examples = x[example_indices(y, 3)]
+    zero = not np.any(ins.grad_cam(model, examples, ins.predicted_classes(model, examples)) > 0)
+    assert ("before" in titles["grad_cam.png"]) == zero
     np.testing.assert_array_equal(example_indices(y, 4), [0, 1, 2, 3])
     # a network without conv layers gets the figures that apply to it
     dense = mc.Sequential([mc.Input((8, 8, 1)), mc.Flatten(), mc.Dense(3, activation="softmax")], seed=0)

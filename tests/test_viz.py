@@ -244,6 +244,17 @@ def test_overlay_heatmap(rng):
         viz.overlay_heatmap(images, heat, titles=["a", "b"])
 
 
+def test_overlay_of_signed_maps_keeps_zero_at_the_centre(rng):
+    """A CAM before its ReLU: divided by its largest |value|, 0 stays white in a diverging map."""
+    images = rng.random((2, 8, 8, 1))
+    heat = np.stack([np.linspace(-1.0, 3.0, 64).reshape(8, 8), -rng.random((8, 8))])
+    panels = image_panels(viz.overlay_heatmap(images, heat, signed=True))
+    first, second = panels[2].images[1], panels[3].images[1]
+    np.testing.assert_allclose(first.get_array(), heat[0] / 3.0)  # -1/3 .. 1, zero kept at zero
+    assert first.get_clim() == (-1, 1) and first.get_cmap().name == "RdBu_r"
+    assert np.asarray(second.get_array()).max() < 0  # an all-negative map stays all blue
+
+
 def test_overlay_of_a_constant_map_says_so_instead_of_tinting(rng):
     """A Grad-CAM that is 0 everywhere must not look like 'attention everywhere'."""
     images = rng.random((2, 8, 8, 1))

@@ -100,12 +100,18 @@ def write_inspection_report(model, x_test, y_test, class_names: Optional[Sequenc
     if spatial:
         layer = default_cam_layer(model)
         raw = grad_cam(model, examples, pred, layer=layer)
-        cams = upsample_to_input(raw, hw)
-        note = ""
-        if not np.any(raw > 0):  # say so rather than show blank overlays without a word
-            note = ": zero everywhere (the position-averaged gradients are negative; see HiResCAM)"
-        save(f"Grad-CAM on {layer} (predicted class; titles: true / predicted){note}", "grad_cam.png",
-             lambda p: viz.overlay_heatmap(examples, cams, titles=titles, path=p))
+        if np.any(raw > 0):
+            cams = upsample_to_input(raw, hw)
+            save(f"Grad-CAM on {layer} (predicted class; titles: true / predicted)", "grad_cam.png",
+                 lambda p: viz.overlay_heatmap(examples, cams, titles=titles, path=p))
+        else:
+            # ReLU(sum_f alpha_f A_f) is 0 everywhere: the position-averaged gradients alpha_f are
+            # negative where the maps A_f are large. Blank overlays would say nothing; the map before
+            # the ReLU still shows where the evidence against the class sits.
+            signed = upsample_to_input(grad_cam(model, examples, pred, layer=layer, relu=False), hw)
+            save(f"Grad-CAM on {layer}: 0 everywhere after its ReLU, so shown before it (blue = evidence "
+                 f"against the predicted class; see HiResCAM)", "grad_cam.png",
+                 lambda p: viz.overlay_heatmap(examples, signed, titles=titles, signed=True, alpha=0.6, path=p))
         hires = upsample_to_input(hires_cam(model, examples, pred, layer=layer), hw)
         save(f"HiResCAM on {layer} (gradient x activation, not averaged over positions)", "hires_cam.png",
              lambda p: viz.overlay_heatmap(examples, hires, titles=titles, path=p))

@@ -93,9 +93,9 @@ def all_activation_maps(layers: Dict[str, np.ndarray], filter_index: Optional[in
     return finish(fig, path)
 
 
-def overlay_heatmap(images, heatmaps, alpha: float = 0.4, cmap: str = "jet",
+def overlay_heatmap(images, heatmaps, alpha: float = 0.4, cmap: Optional[str] = None,
                     titles: Optional[Sequence[str]] = None, show_input: bool = True, ncols: int = 6,
-                    title: Optional[str] = None, path=None):
+                    signed: bool = False, title: Optional[str] = None, path=None):
     """Lay heatmaps (saliency, CAM, Grad-CAM) over their input images.
 
     images: (N, H, W, C) or (N, H, W), or one image (H, W, C) / (H, W) when
@@ -107,9 +107,15 @@ def overlay_heatmap(images, heatmaps, alpha: float = 0.4, cmap: str = "jet",
     show_input: each image's column shows the input above its overlay; False
         shows only the overlays.
     ncols: images per row (more wrap into further rows).
-    Each heatmap is min-max scaled to [0, 1] on its own before colouring
-    (as pytorch-grad-cam does); the colour bar says so. A constant map (e.g.
-    a Grad-CAM that is 0 everywhere) is not drawn: its panel says
+    signed: False (saliency, CAM after its ReLU): each heatmap is min-max
+        scaled to [0, 1] on its own before colouring (as pytorch-grad-cam
+        does), colour map "jet". True (a CAM *before* its ReLU, whose sign
+        means evidence for / against the class): each map is divided by its
+        largest |value|, so 0 stays the centre of a diverging colour map
+        ("RdBu_r": red = for, blue = against).
+    cmap: overrides the colour map.
+    The colour bar says how the maps were scaled. A constant map (e.g. a
+    Grad-CAM that is 0 everywhere) is not drawn: its panel says
     "map = <value> everywhere" instead of showing a uniform colour.
     """
     heatmaps = np.asarray(heatmaps, dtype=np.float64)
@@ -130,6 +136,7 @@ def overlay_heatmap(images, heatmaps, alpha: float = 0.4, cmap: str = "jet",
         raise ValueError(f"overlay_heatmap: alpha must be in [0, 1], got {alpha}")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"overlay_heatmap: {len(titles)} titles for {len(images)} images")
+    cmap = cmap or ("RdBu_r" if signed else "jet")
     N = len(images)
     cols = max(1, min(ncols, N))
     blocks = -(-N // cols)
@@ -152,8 +159,11 @@ def overlay_heatmap(images, heatmaps, alpha: float = 0.4, cmap: str = "jet",
         lo, hi = heatmaps[k].min(), heatmaps[k].max()
         if hi > lo:
             show_image(ax, img, "overlay" if show_input else name)
-            drawn = ax.imshow((heatmaps[k] - lo) / (hi - lo), cmap=cmap, alpha=alpha, vmin=0, vmax=1,
-                              interpolation="bilinear")
+            if signed:  # -> [-1, 1] with 0 kept at 0
+                scaled, vmin = heatmaps[k] / max(abs(lo), abs(hi)), -1
+            else:       # -> [0, 1]
+                scaled, vmin = (heatmaps[k] - lo) / (hi - lo), 0
+            drawn = ax.imshow(scaled, cmap=cmap, alpha=alpha, vmin=vmin, vmax=1, interpolation="bilinear")
         else:  # nothing to locate: say so rather than tint the image uniformly
             show_image(ax, img, f"map = {lo:.3g} everywhere", title_color="red")
         if j == 0 and show_input:
@@ -161,9 +171,14 @@ def overlay_heatmap(images, heatmaps, alpha: float = 0.4, cmap: str = "jet",
             ax.set_ylabel("heatmap", fontsize=8)
     if drawn is not None:
         panels = [a for a in grid.ravel() if a in fig.axes]  # the grid cells still in the figure
-        cbar = fig.colorbar(drawn, ax=panels, shrink=0.6, ticks=[0, 1])
-        cbar.ax.set_yticklabels(["min", "max"])
-        cbar.set_label("each map scaled to its own range", fontsize=8)
+        if signed:
+            cbar = fig.colorbar(drawn, ax=panels, shrink=0.6, ticks=[-1, 0, 1])
+            cbar.ax.set_yticklabels(["-max|map|", "0", "+max|map|"])
+            cbar.set_label("each map divided by its largest |value|", fontsize=8)
+        else:
+            cbar = fig.colorbar(drawn, ax=panels, shrink=0.6, ticks=[0, 1])
+            cbar.ax.set_yticklabels(["min", "max"])
+            cbar.set_label("each map scaled to its own range", fontsize=8)
     if title:
         fig.suptitle(title)
     return finish(fig, path)
