@@ -44,8 +44,12 @@ def main(argv=None) -> int:
 
 
 def _run_data_download(args) -> int:
-    from .data import download_dataset
-    path = download_dataset(args.name, root=args.root)
+    from .data import DatasetError, download_dataset
+    try:
+        path = download_dataset(args.name, root=args.root)
+    except DatasetError as err:  # the message says what failed and what to do: no traceback
+        print(f"minicnn data download: {err}", file=sys.stderr)
+        return 1
     print(f"{args.name}: files ready in {path}")
     return 0
 

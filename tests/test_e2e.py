@@ -42,3 +42,14 @@ def test_demo_cli_writes_model_curves_and_report(tmp_path, capsys):
     for line in report.splitlines():
         if line.startswith("!["):
             assert (tmp_path / line.split("(")[-1].rstrip(")")).exists()
+
+
+def test_cli_data_download_failure_is_a_message_not_a_traceback(tmp_path, capsys, monkeypatch):
+    from minicnn.cli import main
+    from minicnn.data import download as download_mod
+    # every mirror unreachable: a port on 127.0.0.1 where nothing listens
+    monkeypatch.setitem(download_mod.MIRRORS, "mnist", ["http://127.0.0.1:9/"])
+    assert main(["data", "download", "mnist", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("minicnn data download:") and "Traceback" not in err
+    assert str(tmp_path) in err
