@@ -10,7 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from minicnn import viz
-from minicnn.viz.maps import upsample  # the import minicnn.inspect relies on
+from minicnn.viz import upsample
 
 
 def image_panels(fig):

@@ -29,8 +29,6 @@ resizes them to the image's (H, W) to lay them over it.
 """
 from __future__ import annotations
 
-from typing import Tuple
-
 import numpy as np
 
 from ._graph import as_float_input, hooks, node_index, resolve_node, runner_to
@@ -174,27 +172,21 @@ def hires_cam(model, x, class_index, layer=None, relu: bool = True) -> np.ndarra
     return np.maximum(cam, 0) if relu else cam
 
 
-def _upsample_one(m: np.ndarray, size: Tuple[int, int], method: str) -> np.ndarray:
-    try:  # the figures package has the resizers (bilinear with half-pixel centres, nearest)
-        from ..viz.imageops import upsample
-    except ImportError:  # a checkout without minicnn.viz: nearest neighbour is enough
-        if method != "nearest":
-            raise
-        H, W = size
-        return m[(np.arange(H) * m.shape[0]) // H][:, (np.arange(W) * m.shape[1]) // W]
-    return upsample(m, size, method=method)
-
-
 def upsample_to_input(maps, input_hw, method: str = "bilinear") -> np.ndarray:
     """Resize maps (N, h, w) (or one (h, w)) to the input's (H, W), to overlay them on the images.
 
-    method: "bilinear" (smooth heatmaps) or "nearest" (shows the layer's true
-    resolution). Uses ``minicnn.viz.imageops.upsample``.
+    method: "bilinear" (smooth heatmaps; half-pixel centres, as
+    ``torch.nn.functional.interpolate(..., align_corners=False)``) or
+    "nearest" (shows the layer's true resolution). Uses
+    ``minicnn.viz.imageops.upsample`` (imported here, so that importing
+    ``minicnn.inspect`` does not import matplotlib).
     """
+    from ..viz.imageops import upsample
+
     maps = np.asarray(maps, dtype=np.float64)
     H, W = (int(s) for s in input_hw)
     if maps.ndim == 2:
-        return _upsample_one(maps, (H, W), method)
+        return upsample(maps, (H, W), method=method)
     if maps.ndim != 3:
         raise ValueError(f"upsample_to_input: maps must be (N, h, w) or (h, w), got shape {maps.shape}")
-    return np.stack([_upsample_one(m, (H, W), method) for m in maps])
+    return np.stack([upsample(m, (H, W), method=method) for m in maps])

@@ -1,9 +1,8 @@
 """Feature maps: the activations of a layer, of several layers, and heatmaps
 (saliency, CAM, Grad-CAM) laid over the input image.
 
-``upsample`` (from :mod:`minicnn.viz.imageops`) is re-exported here because it
-is what turns a layer's small map into one at the input's resolution;
-``minicnn.inspect`` imports it from this module.
+Heatmaps must be at the input's resolution: bring a layer's small map there
+first with ``minicnn.viz.upsample`` (or ``minicnn.inspect.upsample_to_input``).
 """
 from __future__ import annotations
 
@@ -12,9 +11,9 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from .figures import finish, new_figure, panel_grid, show_image
-from .imageops import to_display, upsample
+from .imageops import to_display
 
-__all__ = ["activation_maps", "all_activation_maps", "overlay_heatmap", "upsample"]
+__all__ = ["activation_maps", "all_activation_maps", "overlay_heatmap"]
 
 
 def _one_image_maps(maps, owner: str, name: str = "maps") -> np.ndarray:
