@@ -280,6 +280,20 @@ def test_hires_cam_splits_the_logit_over_positions():
 def test_cam_needs_gap_and_upsample(x6):
     with pytest.raises(ValueError, match="GlobalAvgPool2D"):
         ins.class_activation_map(small_cnn(), x6, 0)
+    # GAP -> Dense -> a separate Softmax layer: the logit is still linear in the features
+    x = np.random.default_rng(3).normal(size=(2, 6, 6, 1))
+    inp = mc.Input((6, 6, 1))
+    feats = mc.ReLU()(mc.Conv2D(3, 3, padding="same")(inp))
+    logits = mc.Dense(2, name="logits")(mc.GlobalAvgPool2D()(feats))
+    sm = to_float64(mc.Model(inp, mc.Softmax()(logits), seed=0))
+    cam = ins.class_activation_map(sm, x, 1)
+    bias = sm.get_layer("logits").params["bias"].value[1]
+    np.testing.assert_allclose(cam.mean(axis=(1, 2)) + bias, sm.forward(x, logits=True)[:, 1], rtol=1e-10)
+    # a non-linear head is not what CAM's formula describes
+    relu_head = mc.Sequential([mc.Input((6, 6, 1)), mc.Conv2D(3, 3), mc.GlobalAvgPool2D(),
+                               mc.Dense(2, activation="relu")], seed=0)
+    with pytest.raises(ValueError, match="class_activation_map: .*use grad_cam"):
+        ins.class_activation_map(relu_head, x, 0)
     maps = np.random.default_rng(0).random((2, 3, 3))
     up = ins.upsample_to_input(maps, (6, 6), method="nearest")
     assert up.shape == (2, 6, 6)
