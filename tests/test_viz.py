@@ -192,6 +192,10 @@ def test_activation_maps(rng):
     assert len(panels) == 4
     np.testing.assert_array_equal(panels[3].images[0].get_array(), maps[0, :, :, 3])
     assert len(image_panels(viz.activation_maps(maps[0]))) == 10
+    dead = maps.copy()
+    dead[..., 1] = 0  # a filter the ReLU silenced on this image
+    panels = image_panels(viz.activation_maps(dead, max_maps=3))
+    assert panels[1].get_title() == "filter 1: all 0" and panels[0].get_title() == "filter 0"
     with pytest.raises(ValueError, match=r"activation_maps: maps must be .* got shape \(2, 6, 6, 10\)"):
         viz.activation_maps(rng.random((2, 6, 6, 10)))
 

@@ -27,6 +27,16 @@ def _one_image_maps(maps, owner: str, name: str = "maps") -> np.ndarray:
     return maps
 
 
+def _show_map(ax, m: np.ndarray, title: Optional[str], cmap: str) -> None:
+    """One feature map with its own colour scale; a constant map (a filter the ReLU
+    silenced, "dead" here) says so in red instead of showing one flat colour."""
+    if m.max() > m.min():
+        show_image(ax, m, title, cmap=cmap)
+        return
+    note = f"all {m.flat[0]:.3g}"
+    show_image(ax, m, note if title is None else f"{title}: {note}", cmap=cmap, title_color="red")
+
+
 def activation_maps(maps, max_maps: Optional[int] = None, ncols: int = 8,
                     title: Optional[str] = None, cmap: str = "viridis", path=None):
     """Show the F feature maps of one layer for one input image (PW09, Figure 2).
@@ -36,13 +46,14 @@ def activation_maps(maps, max_maps: Optional[int] = None, ncols: int = 8,
     max_maps: show only the first maps (all by default).
     Each panel has its own colour scale: what matters is *where* a filter
     responds, and a shared scale would leave weak filters uniformly dark.
+    A constant map (e.g. all 0 after a ReLU) is labelled "all 0" in red.
     """
     maps = _one_image_maps(maps, "activation_maps")
     F = maps.shape[-1]
     n = F if max_maps is None else min(F, max_maps)
     fig, axes = panel_grid(n, ncols, panel_size=1.5, title=title)
     for f, ax in enumerate(axes):
-        show_image(ax, maps[..., f], f"filter {f}", cmap=cmap)
+        _show_map(ax, maps[..., f], f"filter {f}", cmap)
     return finish(fig, path)
 
 
@@ -70,7 +81,7 @@ def all_activation_maps(layers: Dict[str, np.ndarray], filter_index: Optional[in
                                title=title or f"filter {filter_index} through the layers")
         for ax, (name, a) in zip(axes, checked.items()):
             h, w = a.shape[:2]
-            show_image(ax, a[..., filter_index], f"{name}\n{h}x{w}", cmap=cmap)
+            _show_map(ax, a[..., filter_index], f"{name}\n{h}x{w}", cmap)
         return finish(fig, path)
 
     nrows = len(checked)
@@ -84,7 +95,7 @@ def all_activation_maps(layers: Dict[str, np.ndarray], filter_index: Optional[in
             if f >= n:  # this layer has fewer maps than the widest one
                 fig.delaxes(ax)
                 continue
-            show_image(ax, a[..., f], f"filter {f}" if r == 0 else None, cmap=cmap)
+            _show_map(ax, a[..., f], f"filter {f}" if r == 0 else None, cmap)
             if f == 0:
                 ax.set_ylabel(f"{name}\n{a.shape[0]}x{a.shape[1]}x{a.shape[2]}", fontsize=8)
     if title:
