@@ -26,7 +26,8 @@ def example_indices(y, n: int) -> np.ndarray:
     y = np.asarray(y)
     y = y.argmax(axis=1) if y.ndim == 2 else y
     firsts = [int(np.flatnonzero(y == k)[0]) for k in np.unique(y)]
-    rest = [i for i in range(len(y)) if i not in set(firsts)]
+    taken = set(firsts)
+    rest = [i for i in range(len(y)) if i not in taken]
     return np.array((firsts + rest)[:n], dtype=int)
 
 
