@@ -135,6 +135,10 @@ class _Probe:
         """
         captured = {}
         watch_layers = [] if watch is None else [resolve_node(self.model, watch, self.owner).layer]
+        if watch_layers and sum(n.layer is watch_layers[0] for n in self.model.nodes) > 1:
+            # its hooks would fire once per call: A from one call, dA from another
+            raise ValueError(f"{self.owner}: layer={watch_layers[0].name!r} is called at several places of the "
+                             f"graph (shared weights); pick a layer called once")
 
         def on_forward(layer, inputs, output):
             captured["A"] = np.array(output, copy=True)
