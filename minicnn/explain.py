@@ -50,6 +50,8 @@ __all__ = [
     "conv2d_trace",
     "output_size_explained",
     "load_trace_json",
+    "load_trace_text",
+    "load_trace_file",
     "trace_from_spec",
     "add_trace_conv_arguments",
     "run_trace_conv",
@@ -598,10 +600,73 @@ def trace_from_spec(spec: dict, **overrides) -> ConvTrace:
 def load_trace_json(path) -> dict:
     """Read a trace-conv JSON file (see :func:`trace_from_spec` for the keys)."""
     with open(path, encoding="utf-8") as fh:
-        spec = json.load(fh)
+        try:
+            spec = json.load(fh)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"trace-conv: {path} is not valid JSON: {err}") from None
     if not isinstance(spec, dict):
         raise ValueError(f"trace-conv: {path} must hold a JSON object with 'x' and 'w'")
     return spec
+
+
+def load_trace_text(path) -> dict:
+    """Read a trace-conv *text* file: one ``key: value`` per line, numbers as on the command line.
+
+    ::
+
+        # PW08-like case; rows separated by ';'
+        x.R: 2 1 0 2; 2 0 1 2; 0 2 1 2; 0 0 1 0
+        x.G: 0 2 2 1; 0 2 2 1; 2 0 2 0; 1 1 0 2
+        w.Filter1.R: 1 1; 0 0
+        w.Filter1.G: 1 0; 0 1
+        b: 1
+        stride: 1
+        padding: 0
+
+    A dotted key fills a nested dict (``x.R`` -> ``spec["x"]["R"]``), which is
+    the per-channel / per-filter form of the JSON files; ``x: 1 2 3 4 5`` and
+    ``w: 1 0 -1`` give one plane (or a 1-D signal). Lines starting with ``#``
+    and blank lines are skipped. Returns the spec dict.
+    """
+    spec: dict = {}
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            key, sep, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if not sep or not key or not value:
+                raise ValueError(f"trace-conv: {path}, line {lineno}: expected 'key: numbers', got {line!r}")
+            head = key.split(".")[0]
+            if head in ("stride", "padding", "mode"):
+                spec[head] = value  # parsed like the command-line options
+                continue
+            if head not in ("x", "w", "b"):
+                raise ValueError(f"trace-conv: {path}, line {lineno}: unknown key {key!r} "
+                                 f"(x, w, b, stride, padding, mode; x.R, w.Filter1.R for planes)")
+            numbers = _parse_numbers(value, key)
+            node = spec
+            parts = key.split(".")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise ValueError(f"trace-conv: {path}, line {lineno}: {key!r} mixes a plane and named planes")
+            node[parts[-1]] = numbers
+    if "b" in spec and isinstance(spec["b"], list) and len(spec["b"]) == 1:
+        spec["b"] = spec["b"][0]
+    for key, parse in (("stride", _parse_stride), ("padding", _parse_padding)):
+        if key in spec:
+            spec[key] = parse(spec[key])
+    return spec
+
+
+def load_trace_file(path) -> dict:
+    """A JSON file (``.json``, or text starting with ``{``) or a ``key: value`` text file."""
+    text = Path(path).read_text(encoding="utf-8")
+    if str(path).endswith(".json") or text.lstrip().startswith("{"):
+        return load_trace_json(path)
+    return load_trace_text(path)
 
 
 def _parse_numbers(text: str, what: str):
@@ -659,12 +724,16 @@ def add_trace_conv_arguments(parser: argparse.ArgumentParser) -> None:
         "      from our copy of the text and set to 0: the note printed first says so\n"
         "  minicnn trace-conv my_case.json --mode convolution\n"
         "      true convolution: the kernel is flipped before it slides\n"
+        "  minicnn trace-conv my_case.txt\n"
+        "      a text file: lines such as 'x.R: 2 1 0 2; 2 0 1 2; ...', 'w.Filter1.R: 1 1; 0 0', 'b: 1 -1'\n"
         "every output value is printed as window * kernel products + bias, with the output-size\n"
         "formula (numbers substituted) first. Exit code 2 on bad input."
     )
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     src = parser.add_mutually_exclusive_group()
-    src.add_argument("json", nargs="?", default=None, help="JSON file with x, w, b, stride, padding")
+    src.add_argument("json", nargs="?", default=None, metavar="FILE",
+                     help="JSON file, or a text file of 'key: numbers' lines (x: 1 2; 3 4 / x.R: ... / "
+                          "w.Filter1.R: ... / b: 1 / stride: 2 / padding: 1)")
     src.add_argument("--example", default=None,
                      help="a bundled example: " + ", ".join(
                          sorted(p.stem for p in EXAMPLES_DIR.glob("*.json"))) if EXAMPLES_DIR.exists()
@@ -690,7 +759,7 @@ def run_trace_conv(args) -> int:
                 raise ValueError(f"trace-conv: no bundled example {args.example!r} in {EXAMPLES_DIR}")
             spec = load_trace_json(path)
         elif args.json is not None:
-            spec = load_trace_json(args.json)
+            spec = load_trace_file(args.json)
         else:
             spec = {}
         if args.x is not None:

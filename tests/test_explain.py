@@ -298,6 +298,28 @@ def test_cli_json_per_channel(spec_file, capsys):
     assert "channels in order R, G" in out
 
 
+def test_cli_text_file_same_as_json(spec_file, tmp_path, capsys):
+    text = tmp_path / "case.txt"
+    text.write_text("# the JSON case, written as key: numbers lines\n"
+                    "x.R: 1 2; 3 4\nx.G: 0 1; 1 0\n\n"
+                    "w.f1.G: 1 0; 0 1   # channels matched by name\nw.f1.R: 1 1; 1 1\n"
+                    "b: 1\nstride: 1\npadding: 0\n")
+    assert _cli_main()([str(text)]) == 0
+    from_text = capsys.readouterr().out
+    assert _cli_main()([str(spec_file)]) == 0
+    assert from_text == capsys.readouterr().out
+    spec = explain.load_trace_text(text)
+    assert spec["x"]["R"] == [[1, 2], [3, 4]] and spec["b"] == 1 and spec["padding"] == 0
+    one = tmp_path / "one.txt"
+    one.write_text("x: 1 2 3 4 5\nw: 1 0 -1\nstride: 2\npadding: 1\nmode: convolution\n")
+    trace = explain.trace_from_spec(explain.load_trace_file(one))
+    np.testing.assert_array_equal(trace.output, [2, 2, -4])  # flipped kernel -1 0 1: c - a per window
+    bad = tmp_path / "bad.txt"
+    bad.write_text("x: 1 2 3\nkernel: 1 0\n")
+    assert _cli_main()([str(bad)]) == 2
+    assert "line 2: unknown key 'kernel'" in capsys.readouterr().err
+
+
 def test_cli_inline_1d_markdown_and_overrides(capsys):
     argv = ["--x", "1 2 3 4 5", "--w", "1 0 -1", "--stride", "2", "--padding", "1",
             "--format", "markdown"]
