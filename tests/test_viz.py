@@ -398,3 +398,30 @@ def test_learning_curves_with_the_engines_history():
     (ax,) = fig.axes
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), [0.6, 0.8])
     np.testing.assert_array_equal(ax.lines[1].get_ydata(), [0.5, 0.7])
+
+
+def test_figures_need_no_display_and_no_pyplot(tmp_path):
+    """Headless: in a fresh interpreter without DISPLAY, every figure is drawn and saved,
+    and pyplot (global state, GUI backends) is never imported."""
+    import subprocess
+    import sys
+    code = f"""
+import sys, numpy as np
+from minicnn import viz
+r = np.random.default_rng(0)
+figs = [viz.image_grid(r.random((3, 8, 8, 3))), viz.filter_grid(r.normal(size=(3, 3, 3, 4))),
+        viz.filter_grid(r.normal(size=(3, 3, 3, 4)), mode="rgb"), viz.dense_weight_images(r.normal(size=(48, 2)), (4, 4, 3)),
+        viz.activation_maps(r.random((5, 5, 3))), viz.all_activation_maps({{"a": r.random((5, 5, 3))}}),
+        viz.activation_maximization_grid(r.random((2, 5, 5, 1))), viz.overlay_heatmap(r.random((2, 5, 5)), r.random((2, 5, 5))),
+        viz.confusion_matrix_figure(np.eye(3)), viz.tsne_scatter(r.random((6, 2)), [0, 1, 2, 0, 1, 2]),
+        viz.filter_statistics_figure(r.random((2, 3)), r.integers(0, 3, (2, 4, 4))),
+        viz.learning_curves({{"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}}, metrics="loss")]
+for i, f in enumerate(figs):
+    viz.figures.finish(f, r"{tmp_path}/f%d.png" % i)
+assert "matplotlib.pyplot" not in sys.modules, "pyplot was imported"
+print(len(figs))
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MPLBACKEND", "WAYLAND_DISPLAY")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "12" and len(list(tmp_path.glob("f*.png"))) == 12
