@@ -181,6 +181,12 @@ def test_dense_weight_images_per_channel(rng):
     for c in range(3):
         assert shown[..., c].min() == 0 and shown[..., c].max() == 255
     np.testing.assert_array_equal(shown, viz.normalize_to_uint8(kernel[:, 0].reshape(8, 8, 3), axis=-1))
+    # the reshape is the engine's Flatten order: unit u's output is sum(image * weight image u)
+    import minicnn as mc
+    model = mc.Sequential([mc.Input((8, 8, 3)), mc.Flatten(), mc.Dense(4)], seed=0)
+    model.layers[-1].params["kernel"].value = kernel.astype(np.float32)
+    x = rng.random((1, 8, 8, 3)).astype(np.float32)
+    np.testing.assert_allclose(model.forward(x)[0, 2], (x[0] * kernel[:, 2].reshape(8, 8, 3)).sum(), rtol=1e-4)
     with pytest.raises(ValueError, match=r"dense_weight_images: kernel must be \(H\*W\*C, units\) = \(3072, units\).*\(100, 10\)"):
         viz.dense_weight_images(np.zeros((100, 10)))
 
