@@ -305,6 +305,10 @@ def test_filter_statistics_figure(rng):
     panels = image_panels(fig)
     assert len(panels) == 1 + 4  # mean heatmap + one mode map per class
     np.testing.assert_array_equal(panels[0].images[0].get_array(), mean)
+    per_filter = image_panels(viz.filter_statistics_figure(mean, modes, normalize="filter"))[0]
+    np.testing.assert_allclose(per_filter.images[0].get_array(), mean / mean.max(axis=0))
+    with pytest.raises(ValueError, match="normalize must be 'none' or 'filter'"):
+        viz.filter_statistics_figure(mean, modes, normalize="class")
     with pytest.raises(ValueError, match=r"mode_maps must be \(K, H, W\) with K = 4, got shape \(3, 7, 7\)"):
         viz.filter_statistics_figure(mean, modes[:3])
     with pytest.raises(ValueError, match="filter indices 0..5"):

@@ -132,6 +132,7 @@ def write_inspection_report(model, x_test, y_test, class_names: Optional[Sequenc
         stat_names = [_name(int(k), class_names) for k in stats.classes]
         save(f"Filter statistics per class ({layer}, {n} test images)", "filter_statistics.png",
              lambda p: viz.filter_statistics_figure(stats.mean_activation, stats.mode_maps, stat_names,
+                                                    normalize="filter",
                                                     title=f"{layer}: which filters each class uses", path=p))
 
     # 7. What each class's score wants to see (activation maximization, Ex08 q. 3).

@@ -92,7 +92,7 @@ def tsne_scatter(points, labels, class_names: Optional[Sequence[str]] = None,
 
 
 def filter_statistics_figure(mean_activation, mode_maps, class_names: Optional[Sequence[str]] = None,
-                             title: Optional[str] = None, path=None):
+                             normalize: str = "none", title: Optional[str] = None, path=None):
     """Filter activation statistics per class (PW11, exercise 1).
 
     mean_activation: (K classes, F filters), the average output of each filter
@@ -102,6 +102,10 @@ def filter_statistics_figure(mean_activation, mode_maps, class_names: Optional[S
         filter most often the strongest there (the mode of the argmax over the
         class's images) -> one panel per class, one colour per filter that
         appears (the colour bar lists their indices).
+    normalize: "none" shows the averages as they are; "filter" divides each
+        filter's column by its largest |value| over the classes, so that what
+        differs *between classes* shows even when some filters are always
+        much stronger than others.
     """
     mean_activation = np.asarray(mean_activation, dtype=np.float64)
     mode_maps = np.asarray(mode_maps)
@@ -123,8 +127,15 @@ def filter_statistics_figure(mean_activation, mode_maps, class_names: Optional[S
     top, bottom = fig.subfigures(2, 1, height_ratios=[2.6, 2.2 * nrows])
 
     ax = top.subplots()
-    im = ax.imshow(mean_activation, aspect="auto", cmap="viridis")
-    top.colorbar(im, ax=ax, label="mean activation")
+    if normalize not in ("none", "filter"):
+        raise ValueError(f"filter_statistics_figure: normalize must be 'none' or 'filter', got {normalize!r}")
+    shown, label = mean_activation, "mean activation"
+    if normalize == "filter":
+        peak = np.abs(mean_activation).max(axis=0, keepdims=True)
+        shown = mean_activation / np.where(peak > 0, peak, 1)  # a filter never active stays 0
+        label = "mean activation / filter's max"
+    im = ax.imshow(shown, aspect="auto", cmap="viridis")
+    top.colorbar(im, ax=ax, label=label)
     ax.set_yticks(range(K), names, fontsize=8)
     ax.set_xlabel("filter")
     ax.set_ylabel("class")
