@@ -139,7 +139,8 @@ def filter_statistics_figure(mean_activation, mode_maps, class_names: Optional[S
     ax.set_yticks(range(K), names, fontsize=8)
     ax.set_xlabel("filter")
     ax.set_ylabel("class")
-    ax.set_title("mean activation of each filter per class")
+    ax.set_title("mean activation of each filter per class"
+                 + (" (each filter scaled to its max over the classes)" if normalize == "filter" else ""))
 
     # One discrete colour per filter that wins somewhere, the same in every class panel.
     # Only those filters get a colour: 32 filters in tab20 would repeat colours, but
