@@ -121,6 +121,10 @@ def test_image_grid_panels_and_titles(rng):
     assert colors.count("red") == 2 and colors.count("green") == 5
     np.testing.assert_array_equal(panels[0].images[0].get_array(), images[0])
     gray = viz.image_grid(rng.random((3, 5, 5)), max_images=2)  # (N, H, W) floats
+    with pytest.raises(ValueError, match=r"image_grid: labels hold classes 0..2 but class_names has 2 names"):
+        viz.image_grid(images, labels, class_names=["cat", "dog"])
+    with pytest.raises(ValueError, match=r"image_grid: 3 labels for 7 images"):
+        viz.image_grid(images, labels[:3])
     assert len(image_panels(gray)) == 2
 
 

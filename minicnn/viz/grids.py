@@ -55,6 +55,12 @@ def image_grid(images, labels=None, class_names: Optional[Sequence[str]] = None,
                          f"{images.shape})")
     y = _class_index(labels) if labels is not None else None
     p = _class_index(predictions) if predictions is not None else None
+    for what, v in (("labels", y), ("predictions", p)):
+        if v is not None and len(v) < n:
+            raise ValueError(f"image_grid: {len(v)} {what} for {n} images (images.shape={images.shape})")
+        if v is not None and class_names is not None and (v[:n].min() < 0 or v[:n].max() >= len(class_names)):
+            raise ValueError(f"image_grid: {what} hold classes {v[:n].min()}..{v[:n].max()} but class_names "
+                             f"has {len(class_names)} names")
     fig, axes = panel_grid(n, ncols, title=title)
     for k, ax in enumerate(axes):
         text, color = None, None
