@@ -191,7 +191,8 @@ def test_dense_weight_images_per_channel(rng):
     model.layers[-1].params["kernel"].value = kernel.astype(np.float32)
     x = rng.random((1, 8, 8, 3)).astype(np.float32)
     np.testing.assert_allclose(model.forward(x)[0, 2], (x[0] * kernel[:, 2].reshape(8, 8, 3)).sum(), rtol=1e-4)
-    with pytest.raises(ValueError, match=r"dense_weight_images: kernel must be \(H\*W\*C, units\) = \(3072, units\).*\(100, 10\)"):
+    with pytest.raises(ValueError,
+                       match=r"dense_weight_images: kernel must be \(H\*W\*C, units\) = \(3072, units\).*\(100, 10\)"):
         viz.dense_weight_images(np.zeros((100, 10)))
 
 
@@ -424,9 +425,11 @@ import sys, numpy as np
 from minicnn import viz
 r = np.random.default_rng(0)
 figs = [viz.image_grid(r.random((3, 8, 8, 3))), viz.filter_grid(r.normal(size=(3, 3, 3, 4))),
-        viz.filter_grid(r.normal(size=(3, 3, 3, 4)), mode="rgb"), viz.dense_weight_images(r.normal(size=(48, 2)), (4, 4, 3)),
+        viz.filter_grid(r.normal(size=(3, 3, 3, 4)), mode="rgb"),
+        viz.dense_weight_images(r.normal(size=(48, 2)), (4, 4, 3)),
         viz.activation_maps(r.random((5, 5, 3))), viz.all_activation_maps({{"a": r.random((5, 5, 3))}}),
-        viz.activation_maximization_grid(r.random((2, 5, 5, 1))), viz.overlay_heatmap(r.random((2, 5, 5)), r.random((2, 5, 5))),
+        viz.activation_maximization_grid(r.random((2, 5, 5, 1))),
+        viz.overlay_heatmap(r.random((2, 5, 5)), r.random((2, 5, 5))),
         viz.confusion_matrix_figure(np.eye(3)), viz.tsne_scatter(r.random((6, 2)), [0, 1, 2, 0, 1, 2]),
         viz.filter_statistics_figure(r.random((2, 3)), r.integers(0, 3, (2, 4, 4))),
         viz.learning_curves({{"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}}, metrics="loss")]

@@ -109,10 +109,9 @@ class _Probe:
             raise self._error(f"'unit' needs a 2-D output (N, units), layer {self.node.layer.name!r} outputs "
                               f"{out.shape}; use ('filter', layer, f) for the mean of a feature map")
         if idx.min() < 0 or idx.max() >= size:
-            what = {"class": "class", "unit": "unit", "filter": "filter"}[self.target.kind]
             bad = idx[(idx < 0) | (idx >= size)][0]
-            raise self._error(f"{what} index {bad} out of range 0..{size - 1} (layer {self.node.layer.name!r} "
-                              f"outputs shape {out.shape})")
+            raise self._error(f"{self.target.kind} index {bad} out of range 0..{size - 1} "
+                              f"(layer {self.node.layer.name!r} outputs shape {out.shape})")
         return idx
 
     def seed(self, out: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
