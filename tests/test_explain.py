@@ -10,6 +10,7 @@ import pytest
 
 from minicnn import explain
 from minicnn.explain import conv1d_trace, conv2d_trace, output_size_explained
+from minicnn.explain.trace import _factor
 from minicnn.ops.shapes import resolve_padding_2d
 
 
@@ -169,7 +170,7 @@ def test_text_contains_every_product_and_recomputes_output():
     text = trace.to_text()
     for s in trace.steps:
         for a, k in zip(s.window.ravel(), s.kernel.ravel()):
-            assert f"{explain._factor(a)}*{explain._factor(k)}" in text
+            assert f"{_factor(a)}*{_factor(k)}" in text
     # Each "out[...] = <products> + bias b = ..." line evaluates back to the output.
     lines = [ln.strip() for ln in text.splitlines() if re.match(r"\s+out\[f=\d+\]\[\d+,\d+\] = ", ln)]
     assert len(lines) == len(trace.steps)

@@ -1,0 +1,56 @@
+"""Convolutions traced step by step, to check hand work against.
+
+A student who computed a convolution on paper wants to see, for every output
+value, *which* input window was used, the products of that window with the
+kernel, their sum and the bias, written the way they wrote it::
+
+    out[f=0][0,1] = (1*1 + 0*1 + 2*0 + 1*0) + (2*1 + ...) + ... + bias 1 = 1 + 4 + 2 + 1 = 8
+
+This module does exactly that, and nothing faster: it loops over output
+positions in plain Python so that each line of the trace is one line of the
+hand computation.
+
+- ``conv1d_trace(x, w, ...)`` for a 1-D signal, ``conv2d_trace(x, w, ...)`` for
+  one image (several channels, several filters). Both return a
+  :class:`ConvTrace` with ``.output`` and ``.steps`` (one :class:`Step` per
+  output value) that prints as text (``str(trace)``) or markdown
+  (``trace.to_markdown()``).
+- ``output_size_explained(n, k, stride, padding)``: the output-size formula
+  with the numbers substituted.
+- ``add_trace_conv_arguments`` / ``run_trace_conv``: the ``minicnn trace-conv``
+  command (inputs from a small JSON or text file, or from the command line).
+
+One idea per file: ``formula`` (the output size, explained), ``trace`` (the
+step-by-step computation and its text / markdown rendering), ``command``
+(reading a case from JSON / text / arguments, and the command line).
+
+Conventions (see DESIGN.md): channels last, kernels ``(KH, KW, C, F)``,
+padding ``"valid"``, ``"same"`` (TensorFlow's rule) or a symmetric int / pair.
+Sizes and padding amounts come from :mod:`minicnn.ops.shapes`, the one place
+where they are computed.
+
+``mode="cross-correlation"`` (the default) is what CNN libraries compute: the
+kernel is slid over the input as it is. ``mode="convolution"`` is the
+mathematical convolution: the kernel is first flipped (rotated by 180
+degrees), which the trace shows.
+"""
+from .command import (EXAMPLES_DIR, add_trace_conv_arguments, load_trace_file, load_trace_json, load_trace_text,
+                      run_trace_conv, trace_from_spec)
+from .formula import output_size_explained
+from .trace import MODES, ConvTrace, Step, conv1d_trace, conv2d_trace
+
+__all__ = [
+    "Step",
+    "ConvTrace",
+    "conv1d_trace",
+    "conv2d_trace",
+    "output_size_explained",
+    "load_trace_json",
+    "load_trace_text",
+    "load_trace_file",
+    "trace_from_spec",
+    "add_trace_conv_arguments",
+    "run_trace_conv",
+    "EXAMPLES_DIR",
+    "MODES",
+]
