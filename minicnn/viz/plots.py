@@ -84,7 +84,8 @@ def tsne_scatter(points, labels, class_names: Optional[Sequence[str]] = None,
         sel = labels == k
         ax.scatter(points[sel, 0], points[sel, 1], s=point_size, color=cmap(int(k) % cmap.N),
                    label=names[int(k)])
-    ax.legend(markerscale=3, fontsize=8, loc="best")
+    # outside the axes: a legend inside would hide the points of some cluster
+    ax.legend(markerscale=3, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title or "t-SNE embedding")
