@@ -70,7 +70,7 @@ def _images_per_chunk(N, OH, OW, K, itemsize):
     return int(max(1, min(N, CHUNK_BYTES // max(per_image, 1))))
 
 
-def _single_threaded_blas():
+def single_threaded_blas():
     """Context manager: BLAS uses one thread inside (our workers are the parallelism).
 
     Two workers each calling a 2-thread BLAS would fight over 2 cores; and
@@ -114,7 +114,7 @@ def _for_each_chunk(N, step, work):
     global _pool
     if _pool is None or _pool[0] != os.getpid():  # a forked child needs its own threads
         _pool = (os.getpid(), ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="minicnn-conv"))
-    with _lock, _single_threaded_blas():
+    with _lock, single_threaded_blas():
         futures = [_pool[1].submit(work, chunks()) for _ in range(workers)]
         wait(futures)  # all done before BLAS gets its threads back
         return [f.result() for f in futures]
