@@ -7,7 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from _data_helpers import mini_idx_files, shared_data
+from _data_helpers import closed_port_url, mini_idx_files, shared_data
+from minicnn.data import DatasetError
 from minicnn.data import (CIFAR10_CLASSES, FASHION_MNIST_CLASSES, MNIST_CLASSES, class_names,
                           data_root, find_local_data, load_cifar10, load_digits,
                           load_fashion_mnist, load_mnist)
@@ -127,3 +128,26 @@ def test_real_cifar10(cifar_root):
     assert np.allclose(x.reshape(-1, 3).mean(axis=0), [125.3, 123.0, 113.9], atol=0.3)
     assert (np.bincount(yt) == 1000).all()
     assert find_local_data("cifar10", root=cifar_root) == cifar_root  # second call: no work
+
+
+@needs_shared
+def test_default_root_falls_back_to_the_offline_copy(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINICNN_DATA", str(tmp_path))           # an empty cache
+    monkeypatch.setenv("MINICNN_SHARED_DATA", str(SHARED))
+    import minicnn.data.download as download_mod
+    monkeypatch.setitem(download_mod.MIRRORS, "mnist", [closed_port_url()])  # no network either
+    (x, y), _ = load_mnist()
+    assert x.shape == (60000, 28, 28, 1) and list(y[:3]) == [5, 0, 4]
+    with pytest.raises(DatasetError):                             # an explicit root means that root
+        load_mnist(root=tmp_path)
+
+
+@needs_shared
+def test_cifar_fallback_says_it_is_the_jpeg_copy(cifar_root, monkeypatch, tmp_path):
+    import minicnn.data.loaders as loaders
+    monkeypatch.setenv("MINICNN_DATA", str(tmp_path))
+    monkeypatch.setenv("MINICNN_SHARED_DATA", str(SHARED))
+    monkeypatch.setattr(loaders, "find_local_data", lambda name: cifar_root)  # skip the 11 s prepare
+    with pytest.warns(UserWarning, match=r"JPEG-derived.*CIFAR-10 \(JPEG copy\)"):
+        (x, _), _ = load_cifar10()
+    assert x.shape == (50000, 32, 32, 3)
