@@ -354,3 +354,12 @@ def test_batchnorm_kernels_match_reference(name, dtype, batch_stats, shape):
     for a, b in zip(fast.batchnorm_backward(dy2d, x2d, mean, inv_std, gamma, batch_stats),
                     ref.batchnorm_backward(dy2d, x2d, mean, inv_std, gamma, batch_stats)):
         np.testing.assert_allclose(a, b, **tol)
+
+
+@pytest.mark.parametrize("name", ["reference"] + FAST)
+def test_every_backend_implements_every_kernel(name):
+    from minicnn.kernels.names import KERNEL_NAMES
+    module = kernels.backend(name)
+    missing = [k for k in KERNEL_NAMES if not callable(getattr(module, k, None))]
+    assert not missing
+    assert all(callable(getattr(kernels, k)) for k in KERNEL_NAMES)  # and the switch dispatches them

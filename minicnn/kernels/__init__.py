@@ -24,24 +24,9 @@ import importlib
 import os
 from contextlib import contextmanager
 
-__all__ = [
-    "BACKENDS",
-    "use",
-    "current",
-    "using",
-    "backend",
-    "im2col",
-    "col2im",
-    "maxpool_forward",
-    "maxpool_backward",
-    "avgpool_forward",
-    "avgpool_backward",
-    "relu_forward",
-    "relu_backward",
-    "batchnorm_stats",
-    "batchnorm_apply",
-    "batchnorm_backward",
-]
+from .names import KERNEL_NAMES
+
+__all__ = ["BACKENDS", "use", "current", "using", "backend"] + list(KERNEL_NAMES)
 
 #: backend name -> module implementing it (imported on first use: numba is slow to import)
 BACKENDS = {

@@ -28,19 +28,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = [
-    "im2col",
-    "col2im",
-    "maxpool_forward",
-    "maxpool_backward",
-    "avgpool_forward",
-    "avgpool_backward",
-    "relu_forward",
-    "relu_backward",
-    "batchnorm_stats",
-    "batchnorm_apply",
-    "batchnorm_backward",
-]
+from .names import KERNEL_NAMES
+
+__all__ = list(KERNEL_NAMES)
 
 PARALLEL = False  # see the module docstring
 

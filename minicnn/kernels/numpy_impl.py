@@ -17,19 +17,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .reference import avgpool_divisors
 
-__all__ = [
-    "im2col",
-    "col2im",
-    "maxpool_forward",
-    "maxpool_backward",
-    "avgpool_forward",
-    "avgpool_backward",
-    "relu_forward",
-    "relu_backward",
-    "batchnorm_stats",
-    "batchnorm_apply",
-    "batchnorm_backward",
-]
+from .names import KERNEL_NAMES
+
+__all__ = list(KERNEL_NAMES)
 
 
 def _pad(x, pads, value=0.0):

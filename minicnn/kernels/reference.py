@@ -21,20 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = [
-    "im2col",
-    "col2im",
-    "maxpool_forward",
-    "maxpool_backward",
-    "avgpool_forward",
-    "avgpool_backward",
-    "avgpool_divisors",
-    "relu_forward",
-    "relu_backward",
-    "batchnorm_stats",
-    "batchnorm_apply",
-    "batchnorm_backward",
-]
+from .names import KERNEL_NAMES
+
+__all__ = ["avgpool_divisors"] + list(KERNEL_NAMES)
 
 
 def im2col(x, kernel_hw, strides_hw, pads, out_hw, out=None):
