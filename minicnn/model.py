@@ -216,18 +216,29 @@ class Model:
 
     # ------------------------------------------------------------- summary
     def summary(self, print_fn=print) -> str:
-        """Per layer: name (type), output shape, parameter count; then totals (Keras' layout)."""
+        """Per layer: name (type), output shape, parameter count; then totals (Keras' layout).
+
+        Functional models also show, as Keras does, which layers feed each one
+        ("Connected to"), so a residual shortcut is visible.
+        """
         self._require_built("summary")
         fmt = Layer._fmt
-        rows = [(f"{l.name} ({type(l).__name__})", fmt(l.output_shape).replace("N", "None"), l.count_params())
-                for l in self.layers if not (isinstance(l, InputLayer) and type(self).__name__ == "Sequential")]
+        sequential = isinstance(self, Sequential)
+        sources = {} if sequential else self._connections()
+        rows = [(f"{l.name} ({type(l).__name__})", fmt(l.output_shape).replace("N", "None"), l.count_params(),
+                 ", ".join(sources.get(l.name, [])))
+                for l in self.layers if not (sequential and isinstance(l, InputLayer))]
         w1 = max(28, max(len(r[0]) for r in rows) + 2)
         w2 = max(26, max(len(r[1]) for r in rows) + 2)
-        width = w1 + w2 + 12
-        lines = [f'Model: "{self.name}"', "_" * width,
-                 f"{'Layer (type)':<{w1}}{'Output Shape':<{w2}}{'Param #':>10}", "=" * width]
-        for i, (name, shape, n) in enumerate(rows):
-            lines.append(f"{name:<{w1}}{shape:<{w2}}{n:>10,}")
+        w4 = 0 if sequential else max(len("Connected to"), max(len(r[3]) for r in rows)) + 2
+        width = w1 + w2 + 12 + w4
+        header = f"{'Layer (type)':<{w1}}{'Output Shape':<{w2}}{'Param #':>10}"
+        if not sequential:
+            header += f"  {'Connected to':<{w4 - 2}}"
+        lines = [f'Model: "{self.name}"', "_" * width, header, "=" * width]
+        for i, (name, shape, n, connected) in enumerate(rows):
+            line = f"{name:<{w1}}{shape:<{w2}}{n:>10,}"
+            lines.append(line + (f"  {connected}" if connected else ""))
             lines.append("_" * width if i < len(rows) - 1 else "=" * width)
         trainable = sum(p.value.size for p in self.trainable_params())
         total = self.count_params()
@@ -237,6 +248,15 @@ class Model:
         if print_fn is not None:
             print_fn(text)
         return text
+
+    def _connections(self):
+        """layer name -> names of the layers whose outputs it reads."""
+        producer = {id(t): t.input_layer.name for t in self._runner.inputs}
+        producer.update({id(n.output): n.layer.name for n in self.nodes})
+        out = {}
+        for n in self.nodes:
+            out.setdefault(n.layer.name, []).extend(producer[id(t)] for t in n.inputs)
+        return out
 
     # ------------------------------------------------------ compile / train
     def compile(self, optimizer="adam", loss="categorical_crossentropy", metrics=("accuracy",)):

@@ -309,3 +309,11 @@ def test_load_weights_for_fine_tuning(tmp_path):
         other.load_weights(tmp_path / "src.npz")
     other.load_weights(tmp_path / "src.npz", skip_mismatch=True)
     np.testing.assert_array_equal(other.layers[0].params["kernel"].value, source.layers[0].params["kernel"].value)
+
+
+def test_functional_summary_shows_connections():
+    text = small_residual().summary(print_fn=None)
+    add_line = next(line for line in text.splitlines() if line.startswith("add (Add)"))
+    assert add_line.rstrip().endswith("conv2d, stem")      # the block and the shortcut
+    assert "Connected to" in text
+    assert "Connected to" not in pw09_net().summary(print_fn=None)
