@@ -108,3 +108,65 @@ def test_short_training_run_ends_with_identical_weights(optimizer):
         opt.step()
     for ours, theirs in zip(model.get_weights(), _torch_weights_as_minicnn(net)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-7, atol=1e-9)
+
+
+def test_residual_block_with_batchnorm_gradients_match_torch():
+    """PW tiny-ResNet shape: Conv7x7-BN-ReLU-MaxPool, a residual block
+    (Conv-BN-ReLU-Conv-BN + shortcut, ReLU after the Add), GAP, Dense."""
+    inp = mc.Input((12, 12, 3))
+    stem = mc.MaxPool2D(2)(mc.ReLU()(mc.BatchNorm(name="bn0")(mc.Conv2D(4, 7, padding="same", name="c0")(inp))))
+    h = mc.ReLU()(mc.BatchNorm(name="bn1")(mc.Conv2D(4, 3, padding="same", name="c1")(stem)))
+    h = mc.BatchNorm(name="bn2")(mc.Conv2D(4, 3, padding="same", name="c2")(h))
+    out = mc.Dense(3, activation="softmax", name="fc")(mc.GlobalAvgPool2D()(mc.ReLU()(mc.Add()([h, stem]))))
+    model = mc.Model(inp, out, seed=0)
+    for layer in model.layers:
+        for p in layer.params.values():
+            p.value = p.value.astype(np.float64)
+    rng = np.random.default_rng(0)
+    for name in ("bn0", "bn1", "bn2"):
+        model.get_layer(name).params["gamma"].value[:] = rng.uniform(0.5, 1.5, 4)
+        model.get_layer(name).params["beta"].value[:] = rng.standard_normal(4) * 0.1
+    x = rng.standard_normal((5, 12, 12, 3))
+    y = rng.integers(0, 3, 5)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    from minicnn.train import loss_and_output
+    loss, _, grad, fused = loss_and_output(model, x, y, training=True)
+    model.zero_grad()
+    dx = model.backward(grad, from_logits=fused)
+
+    def conv_params(name):
+        layer = model.get_layer(name)
+        return (torch.tensor(np.transpose(layer.params["kernel"].value, (3, 2, 0, 1)).copy(), requires_grad=True),
+                torch.tensor(layer.params["bias"].value, requires_grad=True))
+
+    def bn_params(name):
+        layer = model.get_layer(name)
+        return (torch.tensor(layer.params["gamma"].value, requires_grad=True),
+                torch.tensor(layer.params["beta"].value, requires_grad=True))
+
+    P = {n: conv_params(n) for n in ("c0", "c1", "c2")}
+    B = {n: bn_params(n) for n in ("bn0", "bn1", "bn2")}
+    fc_w = torch.tensor(model.get_layer("fc").params["kernel"].value, requires_grad=True)
+    fc_b = torch.tensor(model.get_layer("fc").params["bias"].value, requires_grad=True)
+    xt = torch.tensor(x.transpose(0, 3, 1, 2).copy(), requires_grad=True)
+
+    def bn(t, name):
+        return F.batch_norm(t, None, None, *B[name], training=True, eps=1e-3)
+
+    s = F.max_pool2d(F.relu(bn(F.conv2d(xt, *P["c0"], padding=3), "bn0")), 2)
+    h = F.relu(bn(F.conv2d(s, *P["c1"], padding=1), "bn1"))
+    h = bn(F.conv2d(h, *P["c2"], padding=1), "bn2")
+    logits = F.relu(h + s).mean(dim=(2, 3)) @ fc_w + fc_b
+    loss_t = F.cross_entropy(logits, torch.tensor(y))
+    loss_t.backward()
+    assert loss == pytest.approx(loss_t.item(), rel=1e-10)
+    np.testing.assert_allclose(dx, xt.grad.numpy().transpose(0, 2, 3, 1), atol=1e-10)
+    for n in ("c0", "c1", "c2"):
+        layer = model.get_layer(n)
+        np.testing.assert_allclose(layer.params["kernel"].grad, P[n][0].grad.numpy().transpose(2, 3, 1, 0), atol=1e-10)
+        np.testing.assert_allclose(layer.params["bias"].grad, P[n][1].grad.numpy(), atol=1e-10)
+    for n in ("bn0", "bn1", "bn2"):
+        layer = model.get_layer(n)
+        np.testing.assert_allclose(layer.params["gamma"].grad, B[n][0].grad.numpy(), atol=1e-10)
+        np.testing.assert_allclose(layer.params["beta"].grad, B[n][1].grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(model.get_layer("fc").params["kernel"].grad, fc_w.grad.numpy(), atol=1e-10)
