@@ -6,19 +6,22 @@ logits z with the fused gradient (p - y) / N (stable and cheap).
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from .ops.loss import (cross_entropy_backward, cross_entropy_forward, softmax_cross_entropy_backward,
                        softmax_cross_entropy_forward)
 
 
-class Loss:
+class Loss(ABC):
     name = "loss"
     #: whether a final softmax can be fused with this loss
     fuses_with_softmax = False
 
+    @abstractmethod
     def value_and_grad(self, y_pred, y_true):
-        raise NotImplementedError
+        """y_pred: the model output (N, ...), y_true: targets -> (mean loss, dL/dy_pred like y_pred)."""
 
     def __call__(self, y_true, y_pred):
         """Keras order: loss(y_true, y_pred) -> scalar."""

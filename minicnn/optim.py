@@ -5,10 +5,12 @@ Its state (momentum, moments) is kept per parameter object.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 
-class Optimizer:
+class Optimizer(ABC):
     def __init__(self, learning_rate):
         if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
             raise ValueError(f"{type(self).__name__}: learning_rate must be > 0, got {learning_rate!r}")
@@ -23,8 +25,9 @@ class Optimizer:
             if p.grad is not None:
                 self._update(p, self._state.setdefault(id(p), {}))
 
+    @abstractmethod
     def _update(self, p, state):
-        raise NotImplementedError
+        """Change ``p.value`` in place from ``p.grad``; ``state`` is this parameter's own dict."""
 
     def get_config(self):
         return {"class_name": type(self).__name__, "learning_rate": self.learning_rate}

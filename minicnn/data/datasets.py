@@ -9,6 +9,8 @@ batch instead of once per image.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numbers
 
 import numpy as np
@@ -18,14 +20,16 @@ from .loaders import (CIFAR10_CLASSES, FASHION_MNIST_CLASSES, MNIST_CLASSES, loa
                       load_fashion_mnist, load_mnist)
 
 
-class Dataset:
+class Dataset(ABC):
     """Base class. Subclasses define ``__len__`` and ``__getitem__``."""
 
+    @abstractmethod
     def __len__(self):
-        raise NotImplementedError
+        """Subclasses compute this."""
 
+    @abstractmethod
     def __getitem__(self, index):
-        raise NotImplementedError
+        """Subclasses compute this."""
 
     def get_batch(self, indices):
         """``(x (B, H, W, C), y (B,))`` for the given indices; generic version: one by one."""

@@ -22,6 +22,8 @@ standard-normal noise, as in torchvision).
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -40,7 +42,7 @@ def _value_max(x: np.ndarray) -> float:
     return 255.0 if x.dtype == np.uint8 else 1.0
 
 
-class Transform:
+class Transform(ABC):
     """Base class: turns a single image into a batch of one and back.
 
     Subclasses implement ``apply_batch(x)`` for ``x: (N, H, W, C)``.
@@ -61,8 +63,9 @@ class Transform:
         out = self.apply_batch(batch)
         return out[0] if single else out
 
+    @abstractmethod
     def apply_batch(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """x: (N, H, W, C) -> the transformed batch (what each subclass defines)."""
 
     def _args(self) -> dict:
         return {}
@@ -89,9 +92,14 @@ class Compose(Transform):
                 t.reseed(s)
 
     def __call__(self, x):
+        # Each member takes an image or a batch itself (members may be any callables).
         for t in self.transforms:
             x = t(x)
         return x
+
+    def apply_batch(self, x):
+        """x: (N, H, W, C) -> each member applied in turn."""
+        return self(x)
 
     def __repr__(self):
         inner = "".join(f"\n    {t!r}," for t in self.transforms)
