@@ -28,3 +28,30 @@ def to_float64(layer_or_model):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def distinct_values(shape, seed=0):
+    """Random values in (-2, 2) without ties and away from 0, so max-pooling and
+    ReLU have no kink within the gradient check's step h."""
+    rng = np.random.default_rng(seed)
+    n = int(np.prod(shape))
+    return ((rng.permutation(n) - n / 2 + 0.5) / n * 4).reshape(shape)
+
+
+def check_conv2d_gradients(inputs, strides, padding, seed=0, tolerance=1e-6):
+    """Numerical check of conv2d_backward on {"x": (N,H,W,C), "w": (KH,KW,C,F)[, "b": (F,)]}."""
+    from minicnn.ops.conv import conv2d_backward, conv2d_forward
+    from minicnn.testing import check_gradient
+    has_bias = "b" in inputs
+    saved = {}
+
+    def forward(x, w, b=None):
+        y, saved["cache"] = conv2d_forward(x, w, b, strides, padding)
+        return y
+
+    def backward(dy):
+        dx, dw, db = conv2d_backward(dy, saved["cache"])
+        assert (db is None) == (not has_bias)
+        return {"x": dx, "w": dw, **({"b": db} if has_bias else {})}
+
+    return check_gradient(forward, backward, inputs, seed=seed, tolerance=tolerance)

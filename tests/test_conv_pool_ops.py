@@ -9,6 +9,8 @@ from minicnn.ops.pool import (avgpool2d_backward, avgpool2d_forward, global_avgp
                               global_avgpool_forward, maxpool2d_backward, maxpool2d_forward)
 from minicnn.testing import check_gradient
 
+from conftest import check_conv2d_gradients
+
 # (x shape, (KH, KW, C, F), strides, padding, use_bias)
 CONV_CASES = [
     ((2, 5, 5, 3), (3, 3, 3, 4), 1, "valid", True),
@@ -49,21 +51,7 @@ def test_conv2d_gradients_numerically(case):
     inputs = {"x": rng.standard_normal(x_shape), "w": rng.standard_normal(w_shape)}
     if use_bias:
         inputs["b"] = rng.standard_normal(w_shape[3])
-    saved = {}
-
-    def forward(x, w, b=None):
-        y, saved["cache"] = conv2d_forward(x, w, b, strides, padding)
-        return y
-
-    def backward(dy):
-        dx, dw, db = conv2d_backward(dy, saved["cache"])
-        assert (db is None) == (not use_bias)
-        grads = {"x": dx, "w": dw}
-        if use_bias:
-            grads["b"] = db
-        return grads
-
-    result = check_gradient(forward, backward, inputs, tolerance=1e-7)
+    result = check_conv2d_gradients(inputs, strides, padding, tolerance=1e-7)
     assert result.ok, result
 
 

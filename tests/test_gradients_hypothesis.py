@@ -4,10 +4,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minicnn.ops.conv import conv2d_backward, conv2d_forward
 from minicnn.ops.pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from minicnn.ops.shapes import resolve_padding_2d
 from minicnn.testing import check_gradient
+
+from conftest import check_conv2d_gradients, distinct_values
 
 PADDINGS = st.one_of(st.sampled_from(["valid", "same"]), st.integers(0, 2),
                      st.tuples(st.integers(0, 2), st.integers(0, 1)))
@@ -24,13 +25,6 @@ def window_problem(draw, max_channels=3):
     return (n, h, w, c), (kh, kw), (sh, sw), padding
 
 
-def distinct(shape, seed):
-    """Values without ties (max-pool has no kink within h of them)."""
-    rng = np.random.default_rng(seed)
-    size = int(np.prod(shape))
-    return ((rng.permutation(size) + 1.0) / size * 3 - 1.5).reshape(shape)
-
-
 @settings(max_examples=80)
 @given(problem=window_problem(), filters=st.integers(1, 3), bias=st.booleans(), seed=st.integers(0, 999))
 def test_conv2d_gradients(problem, filters, bias, seed):
@@ -39,17 +33,7 @@ def test_conv2d_gradients(problem, filters, bias, seed):
     inputs = {"x": rng.standard_normal(shape), "w": rng.standard_normal((kh, kw, shape[-1], filters))}
     if bias:
         inputs["b"] = rng.standard_normal(filters)
-    state = {}
-
-    def forward(x, w, b=None):
-        y, state["cache"] = conv2d_forward(x, w, b, strides, padding)
-        return y
-
-    def backward(dy):
-        dx, dw, db = conv2d_backward(dy, state["cache"])
-        return {"x": dx, "w": dw, **({"b": db} if bias else {})}
-
-    result = check_gradient(forward, backward, inputs, seed=seed)
+    result = check_conv2d_gradients(inputs, strides, padding, seed=seed)
     assert result.ok, (problem, result)
 
 
@@ -70,6 +54,6 @@ def test_pool_gradients(problem, kind, seed):
         y, state["cache"] = fwd(x, window, strides, padding)
         return y
 
-    result = check_gradient(forward, lambda dy: {"x": bwd(dy, state["cache"])}, {"x": distinct(shape, seed)}, seed=seed)
+    result = check_gradient(forward, lambda dy: {"x": bwd(dy, state["cache"])}, {"x": distinct_values(shape, seed)}, seed=seed)
     assert result.ok, (problem, kind, result)
     assert not result.kinks["x"]

@@ -7,7 +7,7 @@ import minicnn as mc
 from minicnn.layers import LAYER_CLASSES
 from minicnn.testing import check_layer_gradients
 
-from conftest import to_float64
+from conftest import distinct_values, to_float64
 
 # (factory, input shape, expected output shape, expected parameter count)
 CASES = [
@@ -34,14 +34,6 @@ CASES = [
 IDS = [f"{f().__class__.__name__}-{i}" for i, (f, *_) in enumerate(CASES)]
 
 
-def distinct_input(shape, seed=0):
-    """Random values without ties or values near 0, so max-pool and ReLU have no kink within h."""
-    rng = np.random.default_rng(seed)
-    n = int(np.prod(shape))
-    values = (rng.permutation(n) - n / 2 + 0.5) / n * 4
-    return values.reshape(shape)
-
-
 def test_every_layer_class_is_covered():
     covered = {f().__class__.__name__ for f, *_ in CASES} | {"Add", "InputLayer"}
     assert covered >= set(LAYER_CLASSES)
@@ -50,7 +42,7 @@ def test_every_layer_class_is_covered():
 @pytest.mark.parametrize("factory,in_shape,out_shape,n_params", CASES, ids=IDS)
 def test_shapes_params_config(factory, in_shape, out_shape, n_params):
     layer = factory()
-    y = layer.forward(distinct_input(in_shape).astype(np.float32))
+    y = layer.forward(distinct_values(in_shape).astype(np.float32))
     assert y.shape == out_shape
     assert layer.output_shape == (None,) + out_shape[1:]
     assert layer.compute_output_shape((None,) + in_shape[1:]) == (None,) + out_shape[1:]
@@ -64,7 +56,7 @@ def test_shapes_params_config(factory, in_shape, out_shape, n_params):
 @pytest.mark.parametrize("factory,in_shape,out_shape,n_params", CASES, ids=IDS)
 def test_gradients(factory, in_shape, out_shape, n_params):
     layer = factory()
-    x = distinct_input(in_shape, seed=3)
+    x = distinct_values(in_shape, seed=3)
     layer.build(x.shape)
     to_float64(layer)
     if isinstance(layer, mc.Dropout):
@@ -80,7 +72,7 @@ def test_gradients(factory, in_shape, out_shape, n_params):
 @pytest.mark.parametrize("factory,in_shape,out_shape,n_params", CASES, ids=IDS)
 def test_hooks_fire_and_stop_after_remove(factory, in_shape, out_shape, n_params):
     layer = factory()
-    x = distinct_input(in_shape).astype(np.float32)
+    x = distinct_values(in_shape).astype(np.float32)
     seen_forward, seen_backward = [], []
     h1 = layer.register_forward_hook(lambda l, inputs, out: seen_forward.append((l, inputs[0], out)))
     h2 = layer.register_backward_hook(lambda l, gin, gout: seen_backward.append((gin[0], gout[0])))
@@ -100,7 +92,7 @@ def test_hooks_fire_and_stop_after_remove(factory, in_shape, out_shape, n_params
 @pytest.mark.parametrize("factory,in_shape,out_shape,n_params", CASES, ids=IDS)
 def test_freezing(factory, in_shape, out_shape, n_params):
     layer = factory()
-    x = distinct_input(in_shape).astype(np.float32)
+    x = distinct_values(in_shape).astype(np.float32)
     layer.forward(x, training=True)
     layer.trainable = False
     layer.zero_grad()
@@ -116,7 +108,7 @@ def test_freezing(factory, in_shape, out_shape, n_params):
 
 def test_frozen_batchnorm_uses_moving_statistics():
     layer = mc.BatchNorm()
-    x = distinct_input((8, 3)) * 5 + 2
+    x = distinct_values((8, 3)) * 5 + 2
     layer.build(x.shape)
     layer.params["moving_mean"].value[:] = [1.0, 2.0, 3.0]
     layer.trainable = False
@@ -128,7 +120,7 @@ def test_errors(factory, in_shape, out_shape, n_params):
     layer = factory()
     with pytest.raises(RuntimeError, match="backward called before forward"):
         layer.backward(np.zeros(out_shape))
-    x = distinct_input(in_shape).astype(np.float32)
+    x = distinct_values(in_shape).astype(np.float32)
     y = layer.forward(x, training=True)
     with pytest.raises(ValueError, match=rf"{layer.name}.*dy has shape"):
         layer.backward(np.zeros(y.shape + (1,)))

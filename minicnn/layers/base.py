@@ -170,26 +170,32 @@ class Layer:
     def _fmt(shape) -> str:
         return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
 
-    def _prepare_input(self, x):
-        """Check an actual input array: numeric, right rank, right shape."""
+    def _check_last_dim(self, shape, noun: str) -> None:
+        """Once built, the last axis (channels or features) must keep its size."""
+        if self.built and shape[-1] != self.input_shape[-1]:
+            raise ValueError(f"{self.name} ({type(self).__name__}): expected {self.input_shape[-1]} {noun}, "
+                             f"got input shape {self._fmt(shape)}")
+
+    def _as_float_array(self, x):
+        """x as a float array: integers are cast (as Keras does for images); anything else is an error."""
         if not isinstance(x, np.ndarray):
             x = np.asarray(x)
         if x.dtype.kind in "iub":
-            x = x.astype(self.dtype)  # Keras casts integer images to float
-        elif x.dtype.kind != "f":
+            return x.astype(self.dtype)
+        if x.dtype.kind != "f":
             raise ValueError(f"{self.name} ({type(self).__name__}): input must be numeric, got dtype {x.dtype}")
-        self._check_input_shape(x.shape)
         return x
 
     # ------------------------------------------------------------ public API
     def forward(self, x, training: bool = False):
         """Compute the output for ``x``, remembering what ``backward`` needs."""
-        if isinstance(x, (list, tuple)):
-            x = [self._prepare_input(t) for t in x]
+        if isinstance(x, (list, tuple)):  # several inputs (Add): build / _forward check them together
+            x = [self._as_float_array(t) for t in x]
             shape = [t.shape for t in x]
         else:
-            x = self._prepare_input(x)
+            x = self._as_float_array(x)
             shape = x.shape
+            self._check_input_shape(shape)
         if not self.built:
             self._build_with_rng(shape, np.random.default_rng())
         y, cache = self._forward(x, training)

@@ -34,11 +34,7 @@ class Conv2D(WeightedLayer):
 
     def _check_input_shape(self, shape):
         super()._check_input_shape(shape)
-        if self.built and shape[-1] != self.input_shape[-1]:
-            raise ValueError(
-                f"{self.name} (Conv2D): expected {self.input_shape[-1]} input channels, "
-                f"got input shape {self._fmt(shape)}"
-            )
+        self._check_last_dim(shape, "input channels")
 
     def _build(self, input_shape, rng):
         kh, kw = self.kernel_size

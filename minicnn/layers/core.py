@@ -102,9 +102,6 @@ class Add(Layer):
                 raise ValueError(f"{self.name} (Add): inputs must have the same shape, "
                                  f"input 0 is {self._fmt(first)} and input {i} is {self._fmt(s)}")
 
-    def _prepare_input(self, x):
-        return Layer._prepare_input(_NoShapeCheck(self), x)
-
     def compute_output_shape(self, input_shapes):
         return input_shapes[0]
 
@@ -114,13 +111,3 @@ class Add(Layer):
 
     def _backward(self, dy, n_inputs):
         return add_backward(dy, n_inputs)
-
-
-class _NoShapeCheck:
-    """Lets Add reuse the dtype checks of Layer._prepare_input for each of its inputs."""
-
-    def __init__(self, layer):
-        self.name, self.dtype = layer.name, layer.dtype
-
-    def _check_input_shape(self, shape):
-        pass

@@ -27,9 +27,7 @@ class Dense(WeightedLayer):
             hint = " (add a Flatten layer before Dense)" if len(shape) > 2 else ""
             raise ValueError(f"{self.name} (Dense): expected a 2-D input (N, features), got shape "
                              f"{self._fmt(shape)}{hint}")
-        if self.built and shape[-1] != self.input_shape[-1]:
-            raise ValueError(f"{self.name} (Dense): expected {self.input_shape[-1]} input features, "
-                             f"got input shape {self._fmt(shape)}")
+        self._check_last_dim(shape, "input features")
 
     def _build(self, input_shape, rng):
         self._make_weights((input_shape[-1], self.units), self.units, rng)

@@ -28,9 +28,7 @@ class BatchNorm(Layer):
         if len(shape) not in (2, 4):
             raise ValueError(f"{self.name} (BatchNorm): expected (N, H, W, C) or (N, features), "
                              f"got shape {self._fmt(shape)}")
-        if self.built and shape[-1] != self.input_shape[-1]:
-            raise ValueError(f"{self.name} (BatchNorm): expected {self.input_shape[-1]} channels, "
-                             f"got input shape {self._fmt(shape)}")
+        self._check_last_dim(shape, "channels")
 
     def _build(self, input_shape, rng):
         c = input_shape[-1]
