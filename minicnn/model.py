@@ -188,6 +188,10 @@ class Model:
                     out.append(p)
         return out
 
+    def named_parameters(self) -> dict:
+        """name -> Parameter for every parameter ("conv2d/kernel", ...), as saved in files."""
+        return {f"{layer.name}/{pname}": p for layer in self.layers for pname, p in layer.params.items()}
+
     def zero_grad(self):
         for layer in self.layers:
             layer.zero_grad()

@@ -25,6 +25,41 @@ class Optimizer(ABC):
             if p.grad is not None:
                 self._update(p, self._state.setdefault(id(p), {}))
 
+    def get_state(self, params) -> dict:
+        """The optimizer's memory as named arrays, to save with the model.
+
+        params: dict name -> Parameter (``model.named_parameters()``). Returns
+        ``{"iterations": array(t), "<param name>/<slot>": array}`` (slots: Adam's
+        ``m`` and ``v``, SGD's ``velocity``). Without this a reloaded model
+        restarts Adam from zero moments and step 1: not the same training.
+        """
+        state = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        for name, p in params.items():
+            for slot, value in self._state.get(id(p), {}).items():
+                state[f"{name}/{slot}"] = value
+        return state
+
+    def set_state(self, params, state) -> None:
+        """Restore what ``get_state`` returned, onto the parameters of the same names."""
+        state = dict(state)
+        if "iterations" not in state:
+            raise ValueError(f"{type(self).__name__}.set_state: the state has no 'iterations' entry")
+        restored = {}
+        for key, value in state.items():
+            if key == "iterations":
+                continue
+            name, _, slot = key.rpartition("/")
+            p = params.get(name)
+            if p is None:
+                raise ValueError(f"{type(self).__name__}.set_state: state for {name!r}, which the model does not "
+                                 f"have; its parameters are {sorted(params)}")
+            if value.shape != p.value.shape:
+                raise ValueError(f"{type(self).__name__}.set_state: {key} has shape {value.shape}, "
+                                 f"the parameter has {p.value.shape}")
+            restored.setdefault(id(p), {})[slot] = np.array(value, dtype=p.value.dtype)
+        self.iterations = int(state["iterations"])
+        self._state = restored
+
     @abstractmethod
     def _update(self, p, state):
         """Change ``p.value`` in place from ``p.grad``; ``state`` is this parameter's own dict."""
