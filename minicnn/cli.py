@@ -1,11 +1,10 @@
-"""The ``minicnn`` command line.
+"""minicnn, a from-scratch CNN engine in NumPy written to be read: train the
+course's networks, check a convolution or a gradient by hand, look inside.
 
-    minicnn demo [--dataset digits|mnist|fashion_mnist|cifar10] [--epochs N]
-    minicnn data download NAME [--root DIR]
-    minicnn trace-conv ...                    (see ``minicnn trace-conv -h``)
-
-Each sub-command lives next to the code it drives; this file only wires them.
+Run `minicnn COMMAND -h` for the options of one command.
 """
+# Developer note: each sub-command lives next to the code it drives
+# (demo.py, data/, explain/); this file only wires them into one parser.
 from __future__ import annotations
 
 import argparse
