@@ -95,7 +95,8 @@ class ModelCheckpoint(Callback):
     """
 
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto"):
-        self.filepath = str(filepath)
+        from .io import check_save_path
+        self.filepath = check_save_path(filepath, "ModelCheckpoint")  # refuse "ckpt.h5" now, not after an epoch
         self.monitor, self.save_best_only = monitor, save_best_only
         self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
         self.best = -math.inf if self.mode == "max" else math.inf

@@ -298,10 +298,20 @@ class Model:
         self._ensure_built_for(x)
         return train_step(self, x, y)[0]
 
-    def save(self, path):
-        """Architecture, weights and compile settings in one .npz (no pickle)."""
+    def save(self, path, include_optimizer: bool = True):
+        """Architecture, weights, compile settings and the optimizer's state in one .npz (no pickle).
+
+        ``path`` must end in .npz. With the optimizer's state (Adam's moments
+        and step count, SGD's velocity), ``load_model(path).fit(...)``
+        continues the interrupted training exactly.
+        """
         from .io import save_model
-        save_model(self, path)
+        save_model(self, path, include_optimizer=include_optimizer)
+
+    def save_weights(self, path):
+        """Only the weights (and the layer list ``load_weights`` matches them by), in a .npz."""
+        from .io import save_weights
+        save_weights(self, path)
 
     def load_weights(self, path, skip_mismatch=False):
         """Copy weights from a file written by ``save`` into this model, layer by layer in order.

@@ -27,7 +27,7 @@ def test_simple_cnn_reaches_95_percent_on_digits(trained):
 
 def test_save_load_same_predictions(trained, tmp_path):
     model, _, (x_test, _) = trained
-    model.save(tmp_path / "digits")
+    model.save(tmp_path / "digits.npz")
     np.testing.assert_array_equal(mc.load_model(tmp_path / "digits.npz").predict(x_test), model.predict(x_test))
 
 

@@ -164,7 +164,7 @@ def test_save_load_identical_predictions(tmp_path, rng):
 def test_load_model_rejects_other_files(tmp_path):
     bad = tmp_path / "bad.npz"
     np.savez(bad, a=np.zeros(3))
-    with pytest.raises(ValueError, match="no '__model__' entry"):
+    with pytest.raises(ValueError, match="not a minicnn model file.*without the '__model__' entry"):
         mc.load_model(bad)
 
 
