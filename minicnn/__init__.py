@@ -16,7 +16,7 @@ from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint, Termin
 from .io import load_model
 from .layers import (Activation, Add, AveragePooling2D, AvgPool2D, BatchNorm, BatchNormalization, Conv2D, Dense,
                      Dropout, Flatten, GlobalAveragePooling2D, GlobalAvgPool2D, Input, InputLayer, Layer,
-                     MaxPool2D, MaxPooling2D, Parameter, ReLU, Softmax)
+                     MaxPool2D, MaxPooling2D, Parameter, ReLU, Softmax, ZeroPadding2D)
 from .model import Model, Sequential
 from .optim import SGD, Adam
 from .regularizers import l2
@@ -24,6 +24,6 @@ from .regularizers import l2
 __all__ = [
     "Activation", "Add", "AveragePooling2D", "AvgPool2D", "BatchNorm", "BatchNormalization", "Conv2D", "Dense",
     "Dropout", "Flatten", "GlobalAveragePooling2D", "GlobalAvgPool2D", "Input", "InputLayer", "Layer",
-    "MaxPool2D", "MaxPooling2D", "Parameter", "ReLU", "Softmax", "Model", "Sequential", "SGD", "Adam", "l2",
+    "MaxPool2D", "MaxPooling2D", "Parameter", "ReLU", "Softmax", "ZeroPadding2D", "Model", "Sequential", "SGD", "Adam", "l2",
     "load_model", "Callback", "EarlyStopping", "History", "ModelCheckpoint", "TerminateOnNaN",
 ]

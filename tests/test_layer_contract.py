@@ -30,6 +30,8 @@ CASES = [
     (lambda: mc.BatchNorm(momentum=0.9, epsilon=1e-5), (6, 4), (6, 4), 4 * 4),
     (lambda: mc.Flatten(), (2, 3, 4, 2), (2, 24), 0),
     (lambda: mc.Dropout(0.5, seed=1), (4, 6), (4, 6), 0),
+    (lambda: mc.ZeroPadding2D(1), (2, 3, 4, 2), (2, 5, 6, 2), 0),
+    (lambda: mc.ZeroPadding2D(((3, 0), (1, 2))), (1, 2, 3, 3), (1, 5, 6, 3), 0),
 ]
 IDS = [f"{f().__class__.__name__}-{i}" for i, (f, *_) in enumerate(CASES)]
 
@@ -152,6 +154,8 @@ def test_channel_mismatch_names_layer_and_shapes():
     (lambda: mc.Dropout(1.5), r"rate must be in \[0, 1\)"),
     (lambda: mc.BatchNorm(momentum=1.5), r"momentum must be in \[0, 1\)"),
     (lambda: mc.l2(-1), "factor must be a number >= 0"),
+    (lambda: mc.ZeroPadding2D(-1), "padding must be >= 0"),
+    (lambda: mc.ZeroPadding2D((1, 2, 3)), r"padding must be an int, a pair of ints or \(\(top, bottom\)"),
 ])
 def test_bad_constructor_arguments(make, match):
     with pytest.raises(ValueError, match=match):
