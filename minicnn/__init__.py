@@ -24,6 +24,7 @@ from .regularizers import l2
 __all__ = [
     "Activation", "Add", "AveragePooling2D", "AvgPool2D", "BatchNorm", "BatchNormalization", "Conv2D", "Dense",
     "Dropout", "Flatten", "GlobalAveragePooling2D", "GlobalAvgPool2D", "Input", "InputLayer", "Layer",
-    "MaxPool2D", "MaxPooling2D", "Parameter", "ReLU", "Softmax", "ZeroPadding2D", "Model", "Sequential", "SGD", "Adam", "l2",
+    "MaxPool2D", "MaxPooling2D", "Parameter", "ReLU", "Softmax", "ZeroPadding2D",
+    "Model", "Sequential", "SGD", "Adam", "l2",
     "load_model", "Callback", "EarlyStopping", "History", "ModelCheckpoint", "TerminateOnNaN",
 ]
