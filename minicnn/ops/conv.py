@@ -154,6 +154,10 @@ def conv2d_forward(x, w, b=None, strides=1, padding="valid"):
     x: (N, H, W, C); w: (KH, KW, C, F); b: (F,) or None;
     strides: int or (SH, SW); padding: "valid" | "same" | int | (ph, pw).
     Returns y: (N, OH, OW, F) and the cache for ``conv2d_backward``.
+
+    The same computation as plain nested loops, one output value at a time,
+    is ``conv2d_forward_loops`` in ``minicnn/kernels/conv_loops.py``: read it
+    first; tests check that this fast version gives the same numbers.
     """
     x, w, b = _check_inputs(x, w, b)
     strides_hw = as_pair(strides, "strides", "conv2d")
@@ -192,6 +196,20 @@ def conv2d_backward(dy, cache, need_dx=True):
     dy: (N, OH, OW, F) -> dx: (N, H, W, C), dw: (KH, KW, C, F), db: (F,) or None.
     ``need_dx=False`` skips dx (returns None): the first layer of a net being
     trained needs no input gradient, and dx is half of the backward work.
+
+    With ``top``, ``left`` the padding before the first row and column, output
+    (i, j) sees input cell (i*SH + u - top, j*SW + v - left) through kernel
+    cell (u, v), and the chain rule gives:
+
+        db[f] = sum_{n, i, j} dy[n, i, j, f]
+        dW[u, v, c, f] = sum_{n, i, j} x[n, i*SH + u - top, j*SW + v - left, c] * dy[n, i, j, f]
+        dx[n, r, s, c] = sum_{f} sum_{i, j} w[u, v, c, f] * dy[n, i, j, f],
+            with u = r + top - i*SH, v = s + left - j*SW inside the kernel
+
+    (padding cells count as 0). Here they are the GEMMs of the module
+    docstring; ``conv2d_backward_loops`` in ``minicnn/kernels/conv_loops.py``
+    writes each formula as plain loops, and tests check both agree.
+    ``minicnn trace-conv --backward`` prints every term for a small case.
     """
     x, w = cache["x"], cache["w"]
     N, H, W, C = x.shape
