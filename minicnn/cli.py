@@ -34,12 +34,27 @@ def main(argv=None) -> int:
     explain.add_trace_conv_arguments(trace)
     trace.set_defaults(run=explain.run_trace_conv)
 
+    lab_parser = sub.add_parser("lab", help="the course labs: list, run, report")
+    try:
+        from labs._runner import cli as lab_cli
+    except ImportError:  # minicnn installed without the repository's labs/ folder
+        lab_parser.add_argument("words", nargs="*", help=argparse.SUPPRESS)
+        lab_parser.set_defaults(run=lambda args: _no_labs())
+    else:
+        lab_cli.add_arguments(lab_parser)
+
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except BrokenPipeError:  # output piped into `head`: not an error
         sys.stdout = open(os.devnull, "w")
         return 0
+
+
+def _no_labs() -> int:
+    print("minicnn lab: the labs/ folder is not installed; run from a clone of the repository "
+          "(pip install -e .)", file=sys.stderr)
+    return 2
 
 
 def _run_data_download(args) -> int:
