@@ -58,7 +58,7 @@ class Model:
             raise ValueError(f"Model: the outputs depend on inputs not given to Model: {missing}")
         self._runner = GraphRunner(inputs, [outputs])
         self._input_layers = [t.input_layer for t in inputs]
-        self._unique_names()
+        self._check_unique_names()
         self._build_layers()
 
     @property
@@ -81,27 +81,17 @@ class Model:
                 return layer
         raise ValueError(f"{self.name}: no layer named {name!r}; layers are {[l.name for l in self.layers]}")
 
-    def _unique_names(self):
-        """Give auto-named layers unique names: conv2d, conv2d_1, conv2d_2, ..."""
-        used = {l.name for l in self.layers if l._explicit_name}
-        counts = {}
+    def _check_unique_names(self):
+        """Layers are named once, at construction (see layers/naming.py); a model never renames
+        them (they may belong to other models too), it only refuses a repeated name."""
+        seen = {}
         for layer in self.layers:
-            if layer._explicit_name:
-                continue
-            base = layer._base_name
-            n = counts.get(base, 0)
-            name = base if n == 0 else f"{base}_{n}"
-            while name in used:
-                n += 1
-                name = f"{base}_{n}"
-            counts[base] = n + 1
-            used.add(name)
-            layer.name = name
-            for pname, p in layer.params.items():
-                p.name = f"{name}/{pname}"
-        dup = [n for n in used if sum(l.name == n for l in self.layers) > 1]
-        if dup:
-            raise ValueError(f"{self.name}: layer names must be unique, repeated: {dup}")
+            seen.setdefault(layer.name, []).append(type(layer).__name__)
+        repeated = [f"{name!r} ({', '.join(types)})" for name, types in seen.items() if len(types) > 1]
+        if repeated:
+            raise ValueError(f"{self.name}: layer names must be unique within a model (get_layer and save "
+                             f"find layers by name), repeated: {'; '.join(repeated)}; give the layers "
+                             f"distinct names (name=...)")
 
     def _build_layers(self):
         """Create every layer's weights, in graph order, from the model's seed."""

@@ -317,3 +317,46 @@ def test_functional_summary_shows_connections():
     assert add_line.rstrip().endswith("conv2d, stem")      # the block and the shortcut
     assert "Connected to" in text
     assert "Connected to" not in pw09_net().summary(print_fn=None)
+
+
+# ------------------------------------------------------------------ layer names
+def test_a_sub_model_never_renames_the_layers_of_the_full_model(tmp_path, rng):
+    """The reproduction of the review: a sub-model on one branch renamed conv2d_1 to conv2d,
+    and the full model then saved two layers under one key."""
+    x = mc.Input((5, 5, 2))
+    a = mc.Conv2D(3, 3, padding="same")(x)
+    b = mc.Conv2D(3, 3, padding="same")(x)
+    m = mc.Model(x, mc.Dense(2)(mc.Flatten()(mc.Add()([a, b]))), seed=0)
+    before = [l.name for l in m.layers]
+    assert before[1:3] == ["conv2d", "conv2d_1"]
+    mc.Model(x, b)
+    assert [l.name for l in m.layers] == before
+    m.save(tmp_path / "m.npz")
+    data = rng.standard_normal((3, 5, 5, 2)).astype(np.float32)
+    np.testing.assert_array_equal(mc.load_model(tmp_path / "m.npz").predict(data), m.predict(data))
+
+
+def test_layers_are_named_at_construction_as_keras_does():
+    first = [mc.Conv2D(2, 3), mc.Conv2D(2, 3), mc.Dense(1), mc.ReLU(), mc.MaxPool2D()]
+    assert [l.name for l in first] == ["conv2d", "conv2d_1", "dense", "re_lu", "max_pool2d"]
+    # a second model's layers continue the count (names are unique in the session, not only per model)
+    assert mc.Conv2D(2, 3).name == "conv2d_2"
+    # a name given by hand is never repeated by an automatic one
+    mc.Dense(1, name="dense_1")
+    assert mc.Dense(1).name == "dense_2"
+    mc.clear_session()
+    assert mc.Conv2D(2, 3).name == "conv2d"
+
+
+def test_automatic_names_skip_the_names_of_a_loaded_model(tmp_path):
+    pw09_net().save(tmp_path / "m.npz")
+    mc.clear_session()  # a new Python session
+    loaded = mc.load_model(tmp_path / "m.npz")
+    grown = mc.Sequential([mc.Input((32, 32, 3))] + loaded.layers + [mc.Dense(3)])
+    assert grown.layers[-1].name == "dense_1" and loaded.layers[-1].name == "dense"
+
+
+def test_model_refuses_repeated_names_instead_of_renaming():
+    x = mc.Input((4,))
+    with pytest.raises(ValueError, match=r"layer names must be unique within a model.*'fc' \(Dense, Dense\)"):
+        mc.Model(x, mc.Dense(2, name="fc")(mc.Dense(3, name="fc")(x)))

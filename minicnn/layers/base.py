@@ -12,10 +12,11 @@ can appear at several places in a graph (shared weights).
 """
 from __future__ import annotations
 
-import re
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
+
+from .naming import auto_name, reserve, snake_case
 
 
 class Parameter:
@@ -66,17 +67,12 @@ class HookHandle:
         self.remove()
 
 
-def snake_case(name: str) -> str:
-    """``Conv2D`` -> ``conv2d``, ``MaxPool2D`` -> ``max_pool2d``, ``ReLU`` -> ``re_lu`` (Keras-style names)."""
-    s = re.sub(r"(?<=[a-z])([A-Z])", r"_\1", name)
-    return re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", s).lower()
-
-
 class Layer:
     """Base class of every layer. See the module docstring for the protocol.
 
     Attributes:
-        name: unique within a model (models rename duplicates: conv2d, conv2d_1, ...).
+        name: given at construction, never changed by models: ``name=...`` or automatic
+              (conv2d, conv2d_1, ..., see naming.py); unique within a model.
         params: dict name -> Parameter ("kernel", "bias", "gamma", "beta", ...).
         trainable: False freezes the parameters; dx is still computed.
         input_shape / output_shape: Keras-style, batch first as None.
@@ -86,11 +82,13 @@ class Layer:
     expected_ndim: Optional[int] = None
 
     def __init__(self, name: Optional[str] = None, trainable: bool = True, input_shape=None):
-        self._explicit_name = name is not None
-        self.name = name if name is not None else snake_case(type(self).__name__)
-        self._base_name = self.name  # models append _1, _2, ... to auto names when needed
-        if not isinstance(self.name, str) or not self.name:
+        if name is None:
+            name = auto_name(snake_case(type(self).__name__))  # conv2d, conv2d_1, ... (see naming.py)
+        elif not isinstance(name, str) or not name:
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
+        else:
+            reserve(name)
+        self.name = name
         self.trainable = bool(trainable)
         self.params: Dict[str, Parameter] = {}
         self.built = False

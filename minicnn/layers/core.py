@@ -14,8 +14,7 @@ class InputLayer(Layer):
     """The entry of a model; holds the per-sample shape, e.g. (32, 32, 3)."""
 
     def __init__(self, shape, **kwargs):
-        kwargs.setdefault("name", "input")
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # automatic names: input_layer, input_layer_1, ... (Keras 3's)
         shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
         if not shape or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0
                                 for d in shape):
