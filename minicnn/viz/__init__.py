@@ -9,11 +9,13 @@ One idea per file:
 - ``grids``:    image_grid, filter_grid, dense_weight_images, activation_maximization_grid
 - ``maps``:     activation_maps, all_activation_maps, overlay_heatmap
 - ``plots``:    confusion_matrix_figure, tsne_scatter, filter_statistics_figure
+- ``filters``:  rgb_filters, filters_as_rgb (first-layer filters as colour images)
 - ``imageops``: normalize_to_uint8, to_display, upsample (pure NumPy helpers)
 - ``figures``:  creating and saving figures
 - ``augmentations``: show_augmentations (written with the data augmenter)
 """
 from .curves import learning_curves
+from .filters import filters_as_rgb, rgb_filters
 from .grids import activation_maximization_grid, dense_weight_images, filter_grid, image_grid
 from .imageops import normalize_to_uint8, to_display, upsample, upsample_bilinear, upsample_nearest
 from .maps import activation_maps, all_activation_maps, overlay_heatmap
@@ -21,6 +23,7 @@ from .plots import confusion_matrix_figure, filter_statistics_figure, tsne_scatt
 
 __all__ = [
     "learning_curves",
+    "rgb_filters", "filters_as_rgb",
     "image_grid", "filter_grid", "dense_weight_images", "activation_maximization_grid",
     "activation_maps", "all_activation_maps", "overlay_heatmap",
     "confusion_matrix_figure", "tsne_scatter", "filter_statistics_figure",
