@@ -87,7 +87,8 @@ def _check_input_shape(input_shape, weights):
         raise ValueError(f"ResNet50: input height and width must be at least {MIN_SIZE}, "
                          f"got input_shape={tuple(input_shape)}")
     if weights is not None and c != 3:
-        raise ValueError(f"ResNet50: pretrained weights need 3 input channels, got input_shape={tuple(input_shape)}")
+        raise ValueError(f"ResNet50: pretrained weights need 3 input channels, "
+                         f"got input_shape={tuple(input_shape)}")
     return (h, w, c)
 
 

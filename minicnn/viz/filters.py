@@ -56,7 +56,8 @@ def rgb_filters(kernel, channel_order: str = "rgb", ncols: int = 8, max_filters:
     images = filters_as_rgb(kernel, channel_order)
     n = len(images) if max_filters is None else min(max_filters, len(images))
     if n < 1:
-        raise ValueError(f"rgb_filters: no filters to show (kernel shape {np.shape(kernel)}, max_filters={max_filters})")
+        raise ValueError(f"rgb_filters: no filters to show (kernel shape {np.shape(kernel)}, "
+                         f"max_filters={max_filters})")
     fig, axes = panel_grid(n, ncols, panel_size=0.9, title=title)
     for f, ax in enumerate(axes):
         show_image(ax, images[f], f"{f}")
