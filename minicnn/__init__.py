@@ -17,7 +17,6 @@ from .io import load_model
 from .layers import (Activation, Add, AveragePooling2D, AvgPool2D, BatchNorm, BatchNormalization, Conv2D, Dense,
                      Dropout, Flatten, GlobalAveragePooling2D, GlobalAvgPool2D, Input, InputLayer, Layer,
                      MaxPool2D, MaxPooling2D, Parameter, ReLU, Softmax, ZeroPadding2D)
-from .layers.naming import clear_session
 from .model import Model, Sequential
 from .optim import SGD, Adam
 from .regularizers import l2
@@ -27,5 +26,5 @@ __all__ = [
     "Dropout", "Flatten", "GlobalAveragePooling2D", "GlobalAvgPool2D", "Input", "InputLayer", "Layer",
     "MaxPool2D", "MaxPooling2D", "Parameter", "ReLU", "Softmax", "ZeroPadding2D",
     "Model", "Sequential", "SGD", "Adam", "l2",
-    "load_model", "clear_session", "Callback", "EarlyStopping", "History", "ModelCheckpoint", "TerminateOnNaN",
+    "load_model", "Callback", "EarlyStopping", "History", "ModelCheckpoint", "TerminateOnNaN",
 ]

@@ -15,6 +15,7 @@ from . import optim
 from .graph import GraphRunner, SymbolicTensor, graph_inputs
 from .layers.base import Layer
 from .layers.core import InputLayer
+from .layers.naming import name_new_layers
 
 
 class Model:
@@ -58,6 +59,7 @@ class Model:
             raise ValueError(f"Model: the outputs depend on inputs not given to Model: {missing}")
         self._runner = GraphRunner(inputs, [outputs])
         self._input_layers = [t.input_layer for t in inputs]
+        name_new_layers(self.layers)
         self._check_unique_names()
         self._build_layers()
 
@@ -82,8 +84,8 @@ class Model:
         raise ValueError(f"{self.name}: no layer named {name!r}; layers are {[l.name for l in self.layers]}")
 
     def _check_unique_names(self):
-        """Layers are named once, at construction (see layers/naming.py); a model never renames
-        them (they may belong to other models too), it only refuses a repeated name."""
+        """A model never renames a named layer (it may belong to other models too, see
+        layers/naming.py): it refuses a repeated name."""
         seen = {}
         for layer in self.layers:
             seen.setdefault(layer.name, []).append(type(layer).__name__)
@@ -349,6 +351,7 @@ class Sequential(Model):
             if any(item is l for l in self._layers):
                 raise ValueError(f"{self.name}: layer {item.name} is already in the model")
             self._layers.append(item)
+            name_new_layers(self._layers)  # named now, so get_layer works before the model is built
         else:
             raise TypeError(f"{self.name}: expected a Layer or Input(...), got {type(item).__name__}")
         if self._input is None and self._layers and self._layers[0]._declared_input_shape:

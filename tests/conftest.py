@@ -25,13 +25,6 @@ def to_float64(layer_or_model):
             p.value = p.value.astype(np.float64)
 
 
-@pytest.fixture(autouse=True)
-def fresh_layer_names():
-    """Every test starts as a fresh Python session: the first Conv2D is named conv2d (Keras' clear_session)."""
-    import minicnn
-    minicnn.clear_session()
-
-
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -336,21 +336,27 @@ def test_a_sub_model_never_renames_the_layers_of_the_full_model(tmp_path, rng):
     np.testing.assert_array_equal(mc.load_model(tmp_path / "m.npz").predict(data), m.predict(data))
 
 
-def test_layers_are_named_at_construction_as_keras_does():
-    first = [mc.Conv2D(2, 3), mc.Conv2D(2, 3), mc.Dense(1), mc.ReLU(), mc.MaxPool2D()]
-    assert [l.name for l in first] == ["conv2d", "conv2d_1", "dense", "re_lu", "max_pool2d"]
-    # a second model's layers continue the count (names are unique in the session, not only per model)
-    assert mc.Conv2D(2, 3).name == "conv2d_2"
-    # a name given by hand is never repeated by an automatic one
-    mc.Dense(1, name="dense_1")
-    assert mc.Dense(1).name == "dense_2"
-    mc.clear_session()
-    assert mc.Conv2D(2, 3).name == "conv2d"
+def test_automatic_names_are_numbered_by_the_first_model_and_then_fixed():
+    convs = [mc.Conv2D(2, 3, padding="same"), mc.Conv2D(2, 3, padding="same")]
+    assert [c.name for c in convs] == ["conv2d", "conv2d"]  # the class's name until a model holds them
+    first = mc.Sequential([mc.Input((4, 4, 1))] + convs)
+    assert [l.name for l in first.layers] == ["conv2d", "conv2d_1"]
+    # a second model holding them (and a new Conv2D) renames nothing; the new one avoids their names
+    x = mc.Input((4, 4, 1))
+    second = mc.Model(x, mc.Conv2D(2, 1)(convs[1](convs[0](x))))
+    assert [l.name for l in second.layers[1:]] == ["conv2d", "conv2d_1", "conv2d_2"]
+    # names do not depend on what the session built before: a fresh model starts again at conv2d
+    assert pw09_net().layers[0].name == "conv2d" and pw09_net().layers[2].name == "conv2d_1"
+    # a name given by hand is kept and skipped
+    named = mc.Sequential([mc.Input((3,)), mc.Dense(2, name="dense"), mc.Dense(2)])
+    assert [l.name for l in named.layers] == ["dense", "dense_1"]
+    # the lazily built Sequential names its layers when they are added
+    lazy = mc.Sequential([mc.Dense(2), mc.Dense(2)])
+    assert lazy.get_layer("dense_1") is lazy.layers[1]
 
 
 def test_automatic_names_skip_the_names_of_a_loaded_model(tmp_path):
     pw09_net().save(tmp_path / "m.npz")
-    mc.clear_session()  # a new Python session
     loaded = mc.load_model(tmp_path / "m.npz")
     grown = mc.Sequential([mc.Input((32, 32, 3))] + loaded.layers + [mc.Dense(3)])
     assert grown.layers[-1].name == "dense_1" and loaded.layers[-1].name == "dense"

@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .naming import auto_name, reserve, snake_case
+from .naming import snake_case
 
 
 class Parameter:
@@ -71,8 +71,8 @@ class Layer:
     """Base class of every layer. See the module docstring for the protocol.
 
     Attributes:
-        name: given at construction, never changed by models: ``name=...`` or automatic
-              (conv2d, conv2d_1, ..., see naming.py); unique within a model.
+        name: ``name=...``, or given by the first model that holds the layer
+              (conv2d, conv2d_1, ...); never changed afterwards (see naming.py).
         params: dict name -> Parameter ("kernel", "bias", "gamma", "beta", ...).
         trainable: False freezes the parameters; dx is still computed.
         input_shape / output_shape: Keras-style, batch first as None.
@@ -82,13 +82,12 @@ class Layer:
     expected_ndim: Optional[int] = None
 
     def __init__(self, name: Optional[str] = None, trainable: bool = True, input_shape=None):
-        if name is None:
-            name = auto_name(snake_case(type(self).__name__))  # conv2d, conv2d_1, ... (see naming.py)
-        elif not isinstance(name, str) or not name:
+        if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
-        else:
-            reserve(name)
-        self.name = name
+        # Without a name: the class's (conv2d) until the first model holding the
+        # layer numbers it (conv2d_1, ...); fixed from then on (see naming.py).
+        self.name = name if name is not None else snake_case(type(self).__name__)
+        self.name_is_fixed = name is not None
         self.trainable = bool(trainable)
         self.params: Dict[str, Parameter] = {}
         self.built = False
@@ -102,6 +101,13 @@ class Layer:
         self._cache = None
         self._has_cache = False
         self.dtype = np.float32
+
+    def _fix_name(self, name: str) -> None:
+        """Give the layer its final name (once: see naming.py); its parameters are named after it."""
+        self.name = name
+        self.name_is_fixed = True
+        for pname, p in self.params.items():
+            p.name = f"{name}/{pname}"
 
     # ------------------------------------------------------------------ build
     def build(self, input_shape) -> None:

@@ -1,27 +1,26 @@
-"""Automatic layer names, given once, when a layer is constructed (as Keras does).
+"""Automatic layer names: given once, never changed afterwards.
 
-``Conv2D(8, 3)`` is named ``conv2d``, the next one ``conv2d_1``, then
-``conv2d_2``...: one counter per class name for the whole Python session.
-A layer's name never changes afterwards; in particular a model never
-renames the layers it is built on. (It once did, to make names unique per
-model, and a sub-model built on one branch of a model renamed layers of the
-full model: its save file then held two layers under one name.)
+A layer built with ``name="fc1"`` keeps that name. A layer built without one
+is called after its class (``Conv2D`` -> ``conv2d``) until it first joins a
+model; that model numbers the layers it is the first to hold, in order
+(``conv2d``, ``conv2d_1``, ``conv2d_2``, ... skipping the names its other
+layers already have), and from then on the name is fixed.
 
-Names given by hand (``name="fc1"``) are remembered too, so an automatic name
-never repeats one: after ``load_model`` (whose layers keep their saved names
-``conv2d``, ``dense``...), a new ``Conv2D`` becomes ``conv2d_1``.
+No model renames a layer that already has its name. (Models once renamed
+every automatic name on each construction: a sub-model built on one branch
+of a model renamed the full model's ``conv2d_1`` to ``conv2d``, and the full
+model then saved two layers under one key.)
 
-``clear_session()`` starts the counters again, as Keras' ``clear_session``:
-in a notebook, re-running the cell that builds a model then gives the
-same names again. It does nothing else (minicnn keeps no other global state).
+Names thus depend only on the model being built, not on what else the
+Python session built before it: a lab that trains ten models in one process
+gets the same names (and the same checkpoint keys) as when it resumes one of
+them in a fresh process. Keras differs here: it names layers at construction
+from a session-wide counter, so the eighth ``Conv2D`` of a notebook is
+``conv2d_7`` whatever model it is in.
 """
 from __future__ import annotations
 
 import re
-from typing import Dict, Set
-
-_next_number: Dict[str, int] = {}  # base name -> the next number to try
-_taken: Set[str] = set()           # every name given to a layer in this session
 
 
 def snake_case(name: str) -> str:
@@ -30,27 +29,23 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", s).lower()
 
 
-def auto_name(base: str) -> str:
-    """The next free name of ``base``: ``base``, then ``base_1``, ``base_2``, ..."""
-    n = _next_number.get(base, 0)
-    name = base if n == 0 else f"{base}_{n}"
-    while name in _taken:
-        n += 1
-        name = f"{base}_{n}"
-    _next_number[base] = n + 1
-    _taken.add(name)
-    return name
+def name_new_layers(layers) -> None:
+    """Fix the names of the layers in ``layers`` (one model's, in order) that have none yet.
 
-
-def reserve(name: str) -> None:
-    """Remember a name given by hand, so no automatic name repeats it."""
-    _taken.add(name)
-
-
-def clear_session() -> None:
-    """Restart automatic layer names (the next Conv2D is ``conv2d`` again), as Keras' ``clear_session``.
-
-    Layers that already exist keep their names.
+    Layers whose names are already fixed (given by hand, or by an earlier
+    model) are left alone; the new names avoid theirs.
     """
-    _next_number.clear()
-    _taken.clear()
+    taken = {layer.name for layer in layers if layer.name_is_fixed}
+    next_number = {}
+    for layer in layers:
+        if layer.name_is_fixed:
+            continue
+        base = snake_case(type(layer).__name__)
+        n = next_number.get(base, 0)
+        name = base if n == 0 else f"{base}_{n}"
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        next_number[base] = n + 1
+        taken.add(name)
+        layer._fix_name(name)
