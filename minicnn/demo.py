@@ -80,7 +80,9 @@ def run(args) -> int:
     print(f"test accuracy: {result['accuracy']:.4f}  (test loss {result['loss']:.4f}), {elapsed:.1f} s in all")
 
     model.save(out / "model.npz")
-    viz.learning_curves(history, path=out / "learning_curves.png")
+    viz.learning_curves(history, path=out / "learning_curves.png",
+                        title=f"{model.name} on {args.dataset}: training (solid) and validation (dashed, last "
+                              f"10 % of the training set)")
     figures = [("Learning curves", "learning_curves.png")]
     try:
         from .inspect.report import write_inspection_report

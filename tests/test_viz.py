@@ -116,7 +116,7 @@ def test_image_grid_panels_and_titles(rng):
     assert isinstance(fig, Figure)
     panels = image_panels(fig)
     assert len(panels) == 7 and len(fig.axes) == 7  # the 8th grid cell is removed
-    assert panels[2].get_title() == "frog / cat"
+    assert panels[2].get_title() == "true frog / pred cat"
     colors = [ax.title.get_color() for ax in panels]
     assert colors.count("red") == 2 and colors.count("green") == 5
     np.testing.assert_array_equal(panels[0].images[0].get_array(), images[0])
@@ -220,10 +220,12 @@ def test_all_activation_maps(rng):
     panels = image_panels(one)
     assert len(panels) == 3  # the same filter in each layer
     np.testing.assert_array_equal(panels[1].images[0].get_array(), layers["pool1"][0, :, :, 2])
-    with pytest.raises(ValueError, match=r"filter_index 5 out of range for layer 'conv2' with 3 filters"):
+    with pytest.raises(ValueError, match=r"filter_index 5 out of range for layer 'conv2' with 3 channels"):
         viz.all_activation_maps(layers, filter_index=5)
-    with pytest.raises(ValueError, match=r"layers\['fc'\] must be .* got shape \(1, 128\)"):
+    with pytest.raises(ValueError, match=r"no layer has an image-shaped output .* got fc \(128,\)"):
         viz.all_activation_maps({"fc": np.zeros((1, 128))})
+    with pytest.raises(ValueError, match=r"layers\['x'\] must be \(H, W, F\) .* got shape \(1, 2, 3, 4, 5\)"):
+        viz.all_activation_maps({"x": np.zeros((1, 2, 3, 4, 5))})
 
 
 def test_activation_maximization_grid(rng):
@@ -253,8 +255,11 @@ def test_overlay_heatmap(rng):
     # more images than ncols wrap into a second block of (input, overlay) rows
     wrapped = viz.overlay_heatmap(np.repeat(images, 3, axis=0), np.repeat(heat, 3, axis=0), ncols=4)
     assert len(image_panels(wrapped)) == 18
-    with pytest.raises(ValueError, match=r"overlay_heatmap: heatmaps \(3, 4, 4\) must match .*\(3, 16, 16\)"):
-        viz.overlay_heatmap(images, rng.random((3, 4, 4)))
+    with pytest.raises(ValueError, match=r"overlay_heatmap: heatmaps \(3, 32, 32\) are larger than the images' "
+                                         r"\(N, H, W\) = \(3, 16, 16\); .*inspect.upsample_to_input"):
+        viz.overlay_heatmap(images, rng.random((3, 32, 32)))
+    with pytest.raises(ValueError, match=r"overlay_heatmap: 2 heatmaps \(2, 4, 4\) for 3 images"):
+        viz.overlay_heatmap(images, rng.random((2, 4, 4)))
     with pytest.raises(ValueError, match="overlay_heatmap: 2 titles for 3 images"):
         viz.overlay_heatmap(images, heat, titles=["a", "b"])
 

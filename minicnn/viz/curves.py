@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from .figures import finish, new_figure
+from .figures import finish, new_figure, set_title
 
 __all__ = ["learning_curves"]
 
@@ -96,7 +96,7 @@ def learning_curves(history_or_histories, metrics: Sequence[str] = ("loss", "acc
     configs = _configs(history_or_histories, labels, owner)
     rows = {"both": [("train", "val")], "train": [("train",)], "val": [("val",)],
             "separate": [("train",), ("val",)]}[split]
-    fig = new_figure(4.5 * len(metrics), 3.2 * len(rows) + (0.4 if title else 0))
+    fig = new_figure(4.5 * len(metrics), 3.2 * len(rows))
     axes = fig.subplots(len(rows), len(metrics), squeeze=False)
     drawn = 0
     for r, row_splits in enumerate(rows):
@@ -131,6 +131,5 @@ def learning_curves(history_or_histories, metrics: Sequence[str] = ("loss", "acc
     if drawn == 0:
         raise ValueError(f"{owner}: none of the metrics {tuple(metrics)} (split {split!r}) is in the "
                          f"history; keys found: {sorted(next(iter(configs.values()))[0])}")
-    if title:
-        fig.suptitle(title)
+    set_title(fig, title)
     return finish(fig, path)

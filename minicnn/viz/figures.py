@@ -5,6 +5,12 @@ Figures are made with ``matplotlib.figure.Figure`` directly, not with
 the functions run the same in a notebook, a test or a headless server. In a
 notebook, a returned figure is displayed by writing it as the last expression
 of a cell.
+
+A figure is often copied out of its report, so it must explain itself: its
+title (``set_title``) and a note under the panels (``add_note``, e.g. how the
+colours were scaled) are part of the figure. Both are wrapped to the figure's
+width and make the figure taller by the lines they need, so a long title on a
+one-panel figure is neither cut nor squeezes the panels.
 """
 from __future__ import annotations
 
@@ -15,8 +21,62 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextToPath
 
-__all__ = ["new_figure", "panel_grid", "show_image", "finish"]
+__all__ = ["new_figure", "panel_grid", "show_image", "set_title", "add_note", "wrap_text", "text_width",
+           "relative_colorbar", "finish"]
+
+TITLE_SIZE = 12  # points: matplotlib's default suptitle size ("large")
+NOTE_SIZE = 8
+LINE_SPACING = 1.35  # a line of text takes about 1.35 x its font size
+_measure = TextToPath()
+
+
+def text_width(text: str, fontsize: float) -> float:
+    """Width in inches of one line of ``text`` in matplotlib's default font."""
+    width, _, _ = _measure.get_text_width_height_descent(text, FontProperties(size=fontsize), ismath=False)
+    return width / 72  # points -> inches
+
+
+def wrap_text(text: str, width: float, fontsize: float) -> str:
+    """Break ``text`` at spaces so that each line is at most ``width`` inches wide.
+
+    Existing line breaks are kept; a single word longer than the width stays whole.
+    """
+    lines = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if line and text_width(candidate, fontsize) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = candidate
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _add_lines(fig: Figure, text: str, fontsize: float) -> str:
+    """Wrap ``text`` to the figure's width and make the figure taller by its height."""
+    text = wrap_text(text, fig.get_figwidth() - 0.3, fontsize)
+    lines = text.count("\n") + 1
+    fig.set_figheight(fig.get_figheight() + lines * fontsize * LINE_SPACING / 72 + 0.1)
+    return text
+
+
+def set_title(fig: Figure, title: Optional[str]) -> None:
+    """The figure's title (``suptitle``), wrapped to its width; the figure grows to hold it."""
+    if title:
+        fig.suptitle(_add_lines(fig, title, TITLE_SIZE), fontsize=TITLE_SIZE)
+
+
+def add_note(fig: Figure, note: Optional[str]) -> None:
+    """A small note under the panels (how colours were scaled, what was left out),
+    wrapped to the figure's width; the figure grows to hold it."""
+    if note:
+        fig.supxlabel(_add_lines(fig, note, NOTE_SIZE), fontsize=NOTE_SIZE, color="0.25")
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -28,20 +88,21 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def panel_grid(n: int, ncols: int, panel_size: float = 1.6, title: Optional[str] = None,
-               extra_height: float = 0.0) -> Tuple[Figure, List]:
+               extra_height: float = 0.0, extra_width: float = 0.0) -> Tuple[Figure, List]:
     """A figure with ``n`` square panels on a grid of ``ncols`` columns.
 
     Returns (figure, list of the n axes in reading order). Grid cells beyond
     ``n`` are removed, so ``fig.axes`` holds exactly the panels.
+    extra_width: room for a colour bar. A one-panel figure is at least 3
+    inches wide, so its title and note keep a readable width.
     """
     ncols = max(1, min(ncols, n))
     nrows = max(1, math.ceil(n / ncols))
-    fig = new_figure(panel_size * ncols, panel_size * nrows + extra_height + (0.4 if title else 0))
+    fig = new_figure(max(3.0, panel_size * ncols + extra_width), panel_size * nrows + extra_height)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[n:]:
         fig.delaxes(ax)
-    if title:
-        fig.suptitle(title)
+    set_title(fig, title)
     return fig, list(axes[:n])
 
 
@@ -81,3 +142,17 @@ def finish(fig: Figure, path=None, dpi: int = 100) -> Figure:
             if tmp.exists():
                 tmp.unlink()
     return fig
+
+
+def relative_colorbar(fig: Figure, axes, cmap: str, label: str, low: str = "min", high: str = "max"):
+    """A colour bar for panels that are each scaled on their own: its ends say
+    ``low`` and ``high`` (e.g. "min" / "max" of each panel) instead of values,
+    which would be true for one panel only."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    mappable = ScalarMappable(norm=Normalize(0, 1), cmap=cmap)
+    cbar = fig.colorbar(mappable, ax=axes, shrink=0.8, ticks=[0, 1])
+    cbar.ax.set_yticklabels([low, high], fontsize=8)
+    cbar.set_label(label, fontsize=8)
+    return cbar

@@ -7,7 +7,7 @@ import matplotlib
 import numpy as np
 from matplotlib import colors
 
-from .figures import finish, new_figure, show_image
+from .figures import finish, new_figure, set_title, show_image, text_width
 
 __all__ = ["confusion_matrix_figure", "tsne_scatter", "filter_statistics_figure"]
 
@@ -29,6 +29,8 @@ def confusion_matrix_figure(cm, class_names: Optional[Sequence[str]] = None, nor
     normalize: divide each row by its total, so a cell reads "fraction of
         the true class predicted as ...", and the diagonal is the per-class
         recall (useful when classes have different sizes).
+    The numbers in the cells are as large as the cells allow (at most 12 pt),
+    so they stay readable in the saved PNG.
     """
     cm = np.asarray(cm, dtype=np.float64)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
@@ -42,18 +44,24 @@ def confusion_matrix_figure(cm, class_names: Optional[Sequence[str]] = None, nor
     fig = new_figure(size + 1, size)
     ax = fig.subplots()
     im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    ax.set_xticks(range(K), names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(K), names, fontsize=8)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
+    fig.colorbar(im, ax=ax, shrink=0.8).set_label(
+        "fraction of the true class" if normalize else "number of images", fontsize=9)
+    texts = [[f"{cm[i, j]:.2f}" if normalize else f"{int(round(cm[i, j]))}" for j in range(K)] for i in range(K)]
+    # The widest number fills at most 80 % of a cell; the axes take about (size - 1.6) inches for K cells.
+    cell = (size - 1.6) / K
+    widest = max((t for row in texts for t in row), key=lambda t: text_width(t, 10))
+    fontsize = float(np.clip(10 * 0.8 * cell / text_width(widest, 10), 6, 12))
+    ax.set_xticks(range(K), names, rotation=45 if max(map(len, names)) > 2 else 0,
+                  ha="right" if max(map(len, names)) > 2 else "center", fontsize=10)
+    ax.set_yticks(range(K), names, fontsize=10)
+    ax.set_xlabel("predicted class", fontsize=11)
+    ax.set_ylabel("true class", fontsize=11)
     threshold = cm.max() / 2  # white text on dark cells, black on light ones
     for i in range(K):
         for j in range(K):
-            text = f"{cm[i, j]:.2f}" if normalize else f"{int(round(cm[i, j]))}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+            ax.text(j, i, texts[i][j], ha="center", va="center", fontsize=fontsize,
                     color="white" if cm[i, j] > threshold else "black")
-    ax.set_title(title or ("confusion matrix (rows normalised)" if normalize else "confusion matrix"))
+    set_title(fig, title or ("confusion matrix (rows normalised)" if normalize else "confusion matrix"))
     return finish(fig, path)
 
 
@@ -78,7 +86,7 @@ def tsne_scatter(points, labels, class_names: Optional[Sequence[str]] = None,
     # tab10 / tab20 give well separated colours for up to 10 / 20 classes.
     cmap = colors.ListedColormap([f"C{i}" for i in range(10)]) if K <= 10 else \
         matplotlib.colormaps["tab20"]
-    fig = new_figure(7, 6)
+    fig = new_figure(7, 5.6)
     ax = fig.subplots()
     for k in classes:
         sel = labels == k
@@ -88,7 +96,7 @@ def tsne_scatter(points, labels, class_names: Optional[Sequence[str]] = None,
     ax.legend(markerscale=3, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title or "t-SNE embedding")
+    set_title(fig, title or "t-SNE embedding (the axes have no units: only neighbourhoods mean something)")
     return finish(fig, path)
 
 
@@ -124,7 +132,7 @@ def filter_statistics_figure(mean_activation, mode_maps, class_names: Optional[S
 
     ncols = min(K, 5)
     nrows = -(-K // ncols)
-    fig = new_figure(2.2 * ncols + 1, 2.6 + 2.2 * nrows + (0.4 if title else 0))
+    fig = new_figure(2.2 * ncols + 1, 2.6 + 2.2 * nrows)
     top, bottom = fig.subfigures(2, 1, height_ratios=[2.6, 2.2 * nrows])
 
     ax = top.subplots()
@@ -157,12 +165,11 @@ def filter_statistics_figure(mean_activation, mode_maps, class_names: Optional[S
         if k >= K:
             bottom.delaxes(ax)
             continue
-        im = show_image(ax, slot[k], names[k], cmap=filter_colors, vmin=-0.5, vmax=len(used) - 0.5)
+        im = show_image(ax, slot[k], f"class {names[k]}", cmap=filter_colors, vmin=-0.5, vmax=len(used) - 0.5)
     cbar = bottom.colorbar(im, ax=list(axes[:K]), label="most active filter (mode)", shrink=0.8,
                            ticks=range(len(used)) if len(used) <= 40 else None)
     if len(used) <= 40:
         cbar.ax.set_yticklabels([str(f) for f in used], fontsize=7)
-    bottom.suptitle("per pixel, the filter most often the strongest", fontsize=9)
-    if title:
-        fig.suptitle(title)
+    bottom.suptitle("per pixel, the filter most often the strongest over the class's images", fontsize=9)
+    set_title(fig, title or "which filters each class uses")
     return finish(fig, path)
