@@ -291,6 +291,7 @@ def conv2d_trace(x, w, b=None, stride=1, padding=0, mode: str = "cross-correlati
     _check_mode(mode, owner)
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
+    _check_not_empty(x, w, owner)
     if x.ndim == 2:
         x = x[:, :, None]
     if x.ndim != 3:
@@ -321,8 +322,19 @@ def conv1d_trace(x, w, b=0, stride: int = 1, padding=0, mode: str = "cross-corre
     """
     owner = "conv1d_trace"
     _check_mode(mode, owner)
+    # checked here, so that the message shows the 1-D stride (not the internal pair (1, S))
+    if not _is_int(stride):
+        raise ValueError(f"{owner}: stride must be one int for a 1-D trace, got {stride!r}")
+    if stride < 1:
+        raise ValueError(f"{owner}: stride must be >= 1, got {stride!r}")
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
+    _check_not_empty(x, w, owner)
+    if x.ndim == 1 and w.ndim >= 2 and w.shape[1] != 1:
+        raise ValueError(
+            f"{owner}: 2-D kernel on 1-D input: x is a 1-D signal of {x.shape[0]} values but w has "
+            f"{w.shape[0]} rows of {w.shape[1]} (w.shape={w.shape}); give w as one row of numbers "
+            f"for a 1-D convolution, or x as rows (an image) for a 2-D one")
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2:
@@ -334,13 +346,17 @@ def conv1d_trace(x, w, b=0, stride: int = 1, padding=0, mode: str = "cross-corre
         w = w[:, :, None]
     if w.ndim != 3:
         raise ValueError(f"{owner}: w must be (k,), (k, C) or (k, C, F), got w.shape={w.shape}")
-    if isinstance(stride, (tuple, list)):
-        raise ValueError(f"{owner}: stride must be one int >= 1 for a 1-D trace, got {stride!r}")
     padding = _check_padding_1d(padding, owner)
     # A 1-D signal is an image of height 1; the kernel has height 1 too.
     pad2 = padding if isinstance(padding, str) else (0, padding)
-    return _trace(x[None], w[None], b, (1, stride) if _is_int(stride) else stride, pad2, mode,
+    return _trace(x[None], w[None], b, (1, stride), pad2, mode,
                   channel_names, owner, ndim=1, single_filter=single, padding_label=padding)
+
+
+def _check_not_empty(x, w, owner):
+    for name, a in (("x", x), ("w", w)):
+        if a.size == 0:
+            raise ValueError(f"{owner}: the input {name} is empty (shape {a.shape}); give it some numbers")
 
 
 def _is_int(v) -> bool:
@@ -363,6 +379,11 @@ def _trace(x, w, b, stride, padding, mode, channel_names, owner, ndim, single_fi
     padding = check_padding(padding, owner)
     top, bottom = pad_amounts(H, KH, SH, padding if isinstance(padding, str) else padding[0])
     left, right = pad_amounts(W, KW, SW, padding if isinstance(padding, str) else padding[1])
+    if ndim == 1 and KW > W + left + right:
+        raise ValueError(
+            f"{owner}: the kernel (length {KW}) is longer than the padded input "
+            f"(length {W} + padding {left} + {right} = {W + left + right}): it fits nowhere"
+        )
     if KH > H + top + bottom or KW > W + left + right:
         raise ValueError(
             f"{owner}: kernel w ({KH}x{KW}) is larger than the padded input x "
