@@ -36,6 +36,7 @@ class Node:
         shape = [t.shape for t in inputs] if multi_input else inputs[0].shape
         layer._check_input_shape(shape)
         self.output = SymbolicTensor(layer.compute_output_shape(shape), node=self)
+        layer._inbound_nodes.append(self)  # layer.input / layer.output (Keras' symbolic handles)
 
     def __repr__(self) -> str:
         return f"Node({self.layer.name} <- {[t.shape for t in self.inputs]})"
@@ -138,9 +139,18 @@ class GraphRunner:
         self.caches = caches
         return [values[id(t)] for t in self.outputs]
 
-    def backward(self, dys: List[np.ndarray], from_logits: bool = False, need_input_grad: bool = True):
-        """Gradients w.r.t. the model inputs (None for each when ``need_input_grad`` is False:
-        training needs no input gradient, and for a first conv layer dx is half its backward work)."""
+    def backward(self, dys: List[np.ndarray], from_logits: bool = False, need_input_grad: bool = True,
+                 param_grads: bool = True, output_grads: Optional[List[np.ndarray]] = None):
+        """Gradients w.r.t. the model inputs, from ``dys``, the gradients w.r.t. the outputs.
+
+        need_input_grad=False: None for each input (training needs no input
+        gradient, and for a first conv layer dx is half its backward work).
+        param_grads=False: leave every ``param.grad`` untouched (inspection
+        only wants dx). from_logits: ``dys`` are w.r.t. the last layer's
+        pre-softmax logits; ``output_grads`` (if given) are then the
+        gradients w.r.t. its softmax output, which its backward hooks receive
+        as ``grad_output`` (their contract), although the fused gradient skips them.
+        """
         if self.caches is None:
             raise RuntimeError("model.backward called before model.forward (or after predict, which keeps no caches)")
         grads: Dict[int, np.ndarray] = {id(t): dy for t, dy in zip(self.outputs, dys)}
@@ -152,16 +162,22 @@ class GraphRunner:
                 continue  # this node does not influence the outputs
             layer = node.layer
             kwargs = {}
+            hook_grad_output = g
             if from_logits and i == last and getattr(layer, "outputs_softmax", False):
                 kwargs["from_logits"] = True
+                if output_grads is not None:
+                    hook_grad_output = output_grads[0]
             if (not need_input_grad and getattr(layer, "can_skip_dx", False)
                     and all(t.node is None for t in node.inputs)):
                 kwargs["need_dx"] = False  # reads only model inputs: dx would be thrown away
+            if not param_grads and layer.params:
+                kwargs["param_grads"] = False
             dx = layer._backward(g, self.caches[i], **kwargs)
+            if layer._backward_hooks:
+                # dx is None when it was not computed: hooks get grad_input=(None,), as in PyTorch
+                layer._run_backward_hooks(dx, hook_grad_output)
             if dx is None:
                 continue
-            if layer._backward_hooks:
-                layer._run_backward_hooks(dx, g)
             dxs = dx if node.multi_input else [dx]
             for t, d in zip(node.inputs, dxs):
                 # Not in place: Add returns the same array for each input.

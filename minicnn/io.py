@@ -232,7 +232,6 @@ def load_model(path):
     from .layers import LAYER_CLASSES
     from .layers.core import InputLayer
     from .model import Model, Sequential
-    from .graph import SymbolicTensor
 
     owner = "load_model"
     contents = read_archive(path, owner)
@@ -254,7 +253,7 @@ def load_model(path):
             model.add(layer)
     else:
         by_name = {l.name: l for l in layers}
-        inputs = [SymbolicTensor(by_name[n].output_shape, input_layer=by_name[n]) for n in config["inputs"]]
+        inputs = [by_name[n].tensor for n in config["inputs"]]
         outputs = []
         for node in config["nodes"]:
             args = [inputs[i] if kind == "input" else outputs[i] for kind, i in node["inputs"]]

@@ -114,6 +114,34 @@ class Model:
             raise ValueError(f"{self.name}: the model is not built yet; give the first layer input_shape=..., "
                              f"start with Input(shape), or call build(input_shape) before {what}")
 
+    # ----------------------------------------------------- symbolic handles
+    @property
+    def inputs(self) -> List[SymbolicTensor]:
+        """The model's input tensors (Keras' ``model.inputs``)."""
+        if not self.built:
+            raise AttributeError(f"{self.name}: the model is not built yet, so it has no inputs; start it with "
+                                 f"Input(shape) or call build(input_shape)")
+        return list(self._runner.inputs)
+
+    @property
+    def input(self):
+        """The input tensor (a list for several inputs): ``Model(inputs=model.input, outputs=...)``."""
+        inputs = self.inputs
+        return inputs[0] if self._single_input else inputs
+
+    @property
+    def outputs(self) -> List[SymbolicTensor]:
+        """The model's output tensors (Keras' ``model.outputs``)."""
+        if not self.built:
+            raise AttributeError(f"{self.name}: the model is not built yet, so it has no outputs; start it with "
+                                 f"Input(shape) or call build(input_shape)")
+        return list(self._runner.outputs)
+
+    @property
+    def output(self) -> SymbolicTensor:
+        """The output tensor (Keras' ``model.output``)."""
+        return self.outputs[0]
+
     @property
     def input_shape(self):
         self._require_built("input_shape")
@@ -152,15 +180,23 @@ class Model:
         xs = self._prepare_inputs(x)
         return self._runner.forward(xs, training, keep_cache=True, logits=logits)[0]
 
-    def backward(self, dy, from_logits: bool = False, need_input_grad: bool = True):
+    def backward(self, dy, from_logits: bool = False, need_input_grad: bool = True, param_grads: bool = True,
+                 output_grad=None):
         """Back-propagate ``dy`` (gradient w.r.t. the output, or w.r.t. the
         logits when ``from_logits``); return dx, the gradient w.r.t. the input
         (None with ``need_input_grad=False``, which training uses to save work).
-        Parameter gradients are added to ``param.grad``.
+
+        Parameter gradients are added to ``param.grad``; ``param_grads=False``
+        leaves them untouched (saliency, Grad-CAM and activation maximization
+        want only dx). output_grad: with ``from_logits``, the gradient w.r.t.
+        the softmax output, given to the output layer's backward hooks as
+        ``grad_output`` (training passes it when such a hook exists).
         """
         if not self.built or self._runner.caches is None:
             raise RuntimeError(f"{self.name}: backward called before forward")
-        dxs = self._runner.backward([np.asarray(dy)], from_logits=from_logits, need_input_grad=need_input_grad)
+        dxs = self._runner.backward([np.asarray(dy)], from_logits=from_logits, need_input_grad=need_input_grad,
+                                    param_grads=param_grads,
+                                    output_grads=None if output_grad is None else [np.asarray(output_grad)])
         return dxs[0] if self._single_input else dxs
 
     def _ensure_built_for(self, x):
@@ -336,17 +372,18 @@ class Sequential(Model):
         super().__init__(name=name or "sequential", seed=seed)
         self._layers: List[Layer] = []
         self._input: Optional[SymbolicTensor] = None
+        self._output: Optional[SymbolicTensor] = None  # the last layer's output, once connected
         self._single_input = True
         for item in layers or []:
             self.add(item)
 
     def add(self, item):
         if isinstance(item, SymbolicTensor) and item.input_layer is not None:
+            item = item.input_layer
+        if isinstance(item, InputLayer):
             if self._layers or self._input is not None:
                 raise ValueError(f"{self.name}: Input(...) must come first")
-            self._input = item
-        elif isinstance(item, InputLayer):
-            self._input = SymbolicTensor(item.output_shape, input_layer=item)
+            self._input = item.tensor
         elif isinstance(item, Layer):
             if any(item is l for l in self._layers):
                 raise ValueError(f"{self.name}: layer {item.name} is already in the model")
@@ -355,15 +392,23 @@ class Sequential(Model):
         else:
             raise TypeError(f"{self.name}: expected a Layer or Input(...), got {type(item).__name__}")
         if self._input is None and self._layers and self._layers[0]._declared_input_shape:
-            self._input = SymbolicTensor((None,) + self._layers[0]._declared_input_shape,
-                                         input_layer=InputLayer(self._layers[0]._declared_input_shape))
+            self._input = InputLayer(self._layers[0]._declared_input_shape).tensor
         if self._input is not None and self._layers:
-            self._connect()
+            try:
+                self._connect()
+            except Exception:
+                if self._layers and self._layers[-1] is item:
+                    self._layers.pop()  # a layer that does not fit is not left in the model
+                raise
 
     def _connect(self):
-        t = self._input
-        for layer in self._layers:
+        """Call the layers not yet connected on the graph's last tensor (each layer is called once,
+        so ``layer.output`` is its output in this model)."""
+        done = 0 if self._output is None else len(self._layers) - 1
+        t = self._input if self._output is None else self._output
+        for layer in self._layers[done:]:
             t = layer(t)
+        self._output = t
         self._init_graph(self._input, t)
 
     @property
@@ -373,7 +418,12 @@ class Sequential(Model):
     def build(self, input_shape):
         """``input_shape`` with the batch axis, as in Keras: (None, 32, 32, 3)."""
         shape = tuple(input_shape)[1:]
-        self._input = SymbolicTensor((None,) + shape, input_layer=InputLayer(shape))
+        if self.built:
+            if tuple(self.input_shape[1:]) != tuple(shape):
+                raise ValueError(f"{self.name}: already built for input shape {Layer._fmt(self.input_shape)}, "
+                                 f"got build({tuple(input_shape)})")
+            return
+        self._input = InputLayer(shape).tensor
         self._connect()
 
     def _ensure_built_for(self, x):

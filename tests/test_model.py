@@ -366,3 +366,65 @@ def test_model_refuses_repeated_names_instead_of_renaming():
     x = mc.Input((4,))
     with pytest.raises(ValueError, match=r"layer names must be unique within a model.*'fc' \(Dense, Dense\)"):
         mc.Model(x, mc.Dense(2, name="fc")(mc.Dense(3, name="fc")(x)))
+
+
+# ------------------------------------------------------------------ symbolic handles
+def test_feature_extractor_from_a_sequential_shares_the_weights(rng):
+    model = mc.Sequential([
+        mc.Input((8, 8, 1)), mc.Conv2D(3, 3, activation="relu"), mc.MaxPool2D(2), mc.Flatten(),
+        mc.Dense(5, activation="relu", name="fc1"), mc.Dense(2, activation="softmax"),
+    ], seed=0)
+    extractor = mc.Model(inputs=model.input, outputs=model.get_layer("fc1").output)
+    x = rng.standard_normal((4, 8, 8, 1)).astype(np.float32)
+    chain = x
+    for layer in model.layers[:4]:  # the same layers, applied one by one
+        chain = layer.forward(chain)
+    np.testing.assert_array_equal(extractor.predict(x), chain)
+    # shared weights: changing the original changes the extractor
+    model.get_layer("fc1").params["bias"].value += 1.0
+    np.testing.assert_allclose(extractor.predict(x), np.maximum(_pre_relu(model, x), 0), rtol=1e-6)
+    assert extractor.layers[1] is model.layers[0] and [l.name for l in model.layers][3] == "fc1"
+    assert model.input is model.inputs[0] and model.output is model.layers[-1].output
+    assert model.get_layer("fc1").input is model.layers[2].output
+
+
+def _pre_relu(model, x):
+    h = x
+    for layer in model.layers[:3]:
+        h = layer.forward(h)
+    fc1 = model.get_layer("fc1")
+    return h @ fc1.params["kernel"].value + fc1.params["bias"].value
+
+
+def test_feature_extractor_from_a_functional_model_matches_the_activations(rng):
+    model = small_residual(seed=4)
+    x = rng.standard_normal((3, 6, 6, 2)).astype(np.float32)
+    add_layer = next(l for l in model.layers if isinstance(l, mc.Add))
+    extractor = mc.Model(model.input, add_layer.output)
+    seen = {}
+    handle = add_layer.register_forward_hook(lambda layer, inputs, out: seen.setdefault("out", out.copy()))
+    model.predict(x)
+    handle.remove()
+    np.testing.assert_array_equal(extractor.predict(x), seen["out"])
+    assert add_layer.input == [model.layers[3].output, model.get_layer("stem").output]
+    assert model.inputs == [model.input] and model.outputs == [model.output]
+
+
+def test_symbolic_handles_explain_when_they_do_not_exist():
+    with pytest.raises(AttributeError, match=r"dense \(Dense\) has no symbolic output: it has not been called"):
+        mc.Dense(2).output
+    with pytest.raises(AttributeError, match="not built yet, so it has no inputs"):
+        mc.Sequential([mc.Dense(2)]).input
+    shared = mc.Dense(3, name="shared")
+    x = mc.Input((3,))
+    mc.Model(x, shared(shared(x)))
+    with pytest.raises(AttributeError, match="shared.*is called at 2 places"):
+        shared.output
+
+
+def test_a_layer_that_does_not_fit_is_not_left_in_a_sequential():
+    model = mc.Sequential([mc.Input((4, 4, 1)), mc.Flatten()])
+    with pytest.raises(ValueError, match="expected a 4-D input"):
+        model.add(mc.Conv2D(2, 3))
+    model.add(mc.Dense(2))
+    assert [type(l).__name__ for l in model.layers] == ["Flatten", "Dense"]

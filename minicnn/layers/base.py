@@ -5,6 +5,10 @@ A layer's math lives in two methods that subclasses write:
     _forward(x, training) -> (y, cache)     # cache: only what backward needs
     _backward(dy, cache)  -> dx             # and adds parameter gradients
 
+Layers with parameters also take ``param_grads=False`` in ``_backward``
+(models pass it when only the input gradient is wanted: nothing is added to
+``param.grad``).
+
 The public ``forward``/``backward`` wrap them with checks and hooks and keep
 one cache, so a layer can be used on its own. Models call ``_forward`` and
 ``_backward`` directly and keep one cache per graph node, so one layer object
@@ -95,6 +99,7 @@ class Layer:
         self.output_shape: Optional[Tuple] = None
         # Keras lets the first layer of a Sequential carry the input shape.
         self._declared_input_shape = tuple(input_shape) if input_shape is not None else None
+        self._inbound_nodes: list = []  # graph nodes calling this layer (layer(tensor) adds one)
         self._forward_hooks: Dict[int, Callable] = {}
         self._backward_hooks: Dict[int, Callable] = {}
         self._next_hook_id = 0
@@ -243,6 +248,32 @@ class Layer:
         """Keras functional API: call on symbolic tensors to build a graph."""
         from ..graph import call_layer  # local import: graph depends on layers
         return call_layer(self, inputs)
+
+    # ------------------------------------------------------ symbolic handles
+    def _only_node(self, what: str):
+        """The one graph node calling this layer (Keras' ``layer.input``/``layer.output``)."""
+        if not self._inbound_nodes:
+            raise AttributeError(f"{self.name} ({type(self).__name__}) has no symbolic {what}: it has not been "
+                                 f"called on a symbolic tensor; put it in a model with an Input(...) first, "
+                                 f"or call it on one: layer(mc.Input(shape))")
+        if len(self._inbound_nodes) > 1:
+            raise AttributeError(f"{self.name} ({type(self).__name__}) is called at {len(self._inbound_nodes)} "
+                                 f"places (shared weights), so it has no single {what}; take the tensor "
+                                 f"returned by the call you mean")
+        return self._inbound_nodes[0]
+
+    @property
+    def output(self):
+        """The symbolic tensor this layer computes in its model's graph, as in Keras:
+        ``Model(inputs=model.input, outputs=model.get_layer("fc1").output)`` is a
+        feature extractor sharing this layer's weights."""
+        return self._only_node("output").output
+
+    @property
+    def input(self):
+        """The symbolic tensor (a list for Add) this layer reads in its model's graph."""
+        node = self._only_node("input")
+        return list(node.inputs) if node.multi_input else node.inputs[0]
 
     # ----------------------------------------------------------------- hooks
     def register_forward_hook(self, fn: Callable) -> HookHandle:

@@ -56,11 +56,11 @@ class Conv2D(WeightedLayer):
         y, act_cache = self._activate(z, logits)
         return y, (conv_cache, act_cache)
 
-    def _backward(self, dy, cache, from_logits=False, need_dx=True):
+    def _backward(self, dy, cache, from_logits=False, need_dx=True, param_grads=True):
         conv_cache, act_cache = cache
         dz = self._activation_grad(dy, act_cache, from_logits)
         dx, dw, db = conv2d_backward(dz, conv_cache, need_dx=need_dx)
-        self._accumulate(dw, db)
+        self._accumulate(dw, db, param_grads)
         return dx
 
     def get_config(self):

@@ -21,6 +21,17 @@ class InputLayer(Layer):
             raise ValueError(f"Input: shape must be a tuple of positive ints (without the batch), got {shape!r}")
         self.shape = tuple(int(d) for d in shape)
         self._build_with_rng((None,) + shape, None)
+        from ..graph import SymbolicTensor  # local import: graph depends on layers
+        self.tensor = SymbolicTensor(self.output_shape, node=None, input_layer=self)  # what Input() returns
+
+    @property
+    def output(self):
+        """The symbolic tensor of this input (Keras: ``model.input``)."""
+        return self.tensor
+
+    @property
+    def input(self):
+        return self.tensor
 
     def _forward(self, x, training):
         return x, None
@@ -34,9 +45,7 @@ class InputLayer(Layer):
 
 def Input(shape, name=None):
     """Keras' ``Input(shape=(H, W, C))``: a symbolic tensor to build a Model on."""
-    from ..graph import SymbolicTensor
-    layer = InputLayer(shape, name=name)
-    return SymbolicTensor(layer.output_shape, node=None, input_layer=layer)
+    return InputLayer(shape, name=name).tensor
 
 
 class Flatten(Layer):

@@ -41,11 +41,11 @@ class Dense(WeightedLayer):
         y, act_cache = self._activate(z, logits)
         return y, (dense_cache, act_cache)
 
-    def _backward(self, dy, cache, from_logits=False):
+    def _backward(self, dy, cache, from_logits=False, param_grads=True):
         dense_cache, act_cache = cache
         dz = self._activation_grad(dy, act_cache, from_logits)
         dx, dw, db = dense_backward(dz, dense_cache)
-        self._accumulate(dw, db)
+        self._accumulate(dw, db, param_grads)
         return dx
 
     def get_config(self):

@@ -45,9 +45,9 @@ class BatchNorm(Layer):
             self.momentum, self.epsilon, training=use_batch_stats,
         )
 
-    def _backward(self, dy, cache):
+    def _backward(self, dy, cache, param_grads=True):
         dx, dgamma, dbeta = batchnorm_backward(dy, cache)
-        if self._update_params():
+        if param_grads and self._update_params():
             self.params["gamma"].accumulate(dgamma)
             self.params["beta"].accumulate(dbeta)
         return dx

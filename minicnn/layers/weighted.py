@@ -45,9 +45,10 @@ class WeightedLayer(Layer):
         """dL/dy -> dL/dz; with from_logits, dy is already dL/dz (fused softmax)."""
         return dy if from_logits else activation_backward(self.activation, dy, act_cache)
 
-    def _accumulate(self, dw, db):
-        """Add the op's gradients (and the regularizer's) to kernel.grad and bias.grad."""
-        if not self._update_params():
+    def _accumulate(self, dw, db, param_grads=True):
+        """Add the op's gradients (and the regularizer's) to kernel.grad and bias.grad
+        (not when frozen, nor with param_grads=False: an input gradient only)."""
+        if not (param_grads and self._update_params()):
             return
         kernel = self.params["kernel"]
         if self.kernel_regularizer is not None:
