@@ -51,9 +51,25 @@ def train_step(model, x, y, skip_if=None):
         loss, out, grad, fused = loss_and_output(model, x, y, training=True)
         if skip_if is not None and skip_if(loss):
             return loss, out
-        model.backward(grad, from_logits=fused, need_input_grad=False)
+        model.backward(grad, from_logits=fused, need_input_grad=False,
+                       output_grad=_probabilities_grad(model, out, y) if fused else None)
         model.optimizer.step(model.trainable_params())
     return loss, out
+
+
+def _probabilities_grad(model, logits, y):
+    """dL/d(softmax output), for backward hooks on the output layer only (else None).
+
+    The fused gradient goes from the loss straight to the logits (p - y) / N,
+    but a hook's ``grad_output`` is, by its contract, the gradient w.r.t. the
+    layer's output: the probabilities. Computed only when such a hook exists.
+    """
+    if not model.nodes[-1].layer._backward_hooks:
+        return None
+    z = logits.astype(np.float64)
+    p = np.exp(z - z.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    return model.loss.value_and_grad(p, y)[1].astype(logits.dtype, copy=False)  # the unfused gradient
 
 
 def _check_xy(model, x, y, what):

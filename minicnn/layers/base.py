@@ -281,7 +281,16 @@ class Layer:
         return self._add_hook(self._forward_hooks, fn)
 
     def register_backward_hook(self, fn: Callable) -> HookHandle:
-        """``fn(layer, grad_input: tuple, grad_output: tuple)`` after every backward."""
+        """``fn(layer, grad_input: tuple, grad_output: tuple)`` after every backward.
+
+        grad_output is dL/d(this layer's output), grad_input dL/d(its input),
+        as in PyTorch. When a model does not compute dL/d(input) (the first
+        layer during training: the data needs no gradient), the hook still
+        runs, with ``grad_input=(None,)`` (PyTorch does the same). On an output
+        layer with a softmax trained with cross-entropy, the model back-propagates
+        the fused gradient (p - y) / N to the logits, yet the hook gets
+        dL/d(probabilities) as grad_output, as its contract says.
+        """
         return self._add_hook(self._backward_hooks, fn)
 
     def _add_hook(self, hooks, fn) -> HookHandle:
