@@ -165,8 +165,10 @@ class Model:
             want = t.shape
             if a.ndim != len(want) or any(w is not None and w != s for w, s in zip(want[1:], a.shape[1:])):
                 fmt = Layer._fmt
+                one_sample = a.ndim == len(want) - 1 and all(w is None or w == s for w, s in zip(want[1:], a.shape))
+                hint = " (one sample? add a batch axis: x[None])" if one_sample else ""
                 raise ValueError(f"{self.name}: input {t.input_layer.name} expects shape {fmt(want)}, "
-                                 f"got {a.shape}")
+                                 f"got {a.shape}{hint}")
             out.append(a)
         return out
 
@@ -317,6 +319,11 @@ class Model:
         """Outputs for ``x`` in batches, in inference mode, keeping no caches."""
         from .train import predict
         return predict(self, x, batch_size=batch_size, verbose=verbose)
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch x (N, ...), in inference mode (Keras' ``predict_on_batch``)."""
+        from .train import predict_on_batch
+        return predict_on_batch(self, x)
 
     def train_on_batch(self, x, y):
         """One optimizer step on one batch (a hand-written loop's building block). -> loss."""

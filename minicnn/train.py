@@ -248,13 +248,30 @@ def _loss_no_cache(model, x, y):
     return value + model.regularization_loss(), out, grad, fused
 
 
+def _as_model_dtype(model, x):
+    """x as the model's float type: integer pixels and float64 arrays (``x / 255``) become
+    float32 for a float32 model (as in Keras); a float64 model (gradient checks) keeps float64."""
+    x = np.asarray(x)
+    params = [p for layer in model.layers for p in layer.params.values()]
+    dtype = params[0].value.dtype if params else np.dtype(np.float32)
+    if x.dtype.kind in "iub" or (x.dtype.kind == "f" and x.dtype != dtype):
+        x = x.astype(dtype)
+    return x
+
+
 def predict(model, x, batch_size=32, verbose=0):
     """Model outputs for x, computed in batches; no caches kept. -> (N, ...)."""
     x = np.asarray(x)
-    if x.dtype.kind in "iub" or x.dtype == np.float64:
-        x = x.astype(np.float32)
     model._ensure_built_for(x[:1])
+    x = _as_model_dtype(model, x)
     outs = []
     for idx in tqdm(list(_batches(len(x), batch_size)), disable=verbose != 1, desc="predict", file=sys.stdout):
-        outs.append(model._runner.forward(model._prepare_inputs(x[idx]), training=False, keep_cache=False)[0])
+        outs.append(predict_on_batch(model, x[idx]))
     return np.concatenate(outs, axis=0)
+
+
+def predict_on_batch(model, x):
+    """The model's output for one batch x (N, ...), in inference mode, keeping no caches."""
+    model._ensure_built_for(np.asarray(x)[:1])
+    x = _as_model_dtype(model, x)
+    return model._runner.forward(model._prepare_inputs(x), training=False, keep_cache=False)[0]

@@ -147,6 +147,32 @@ def test_input_gradient_equals_numerical_gradient(x6, target):
     assert relative_error(dx, num) < 1e-6
 
 
+def test_a_plain_int_target_means_a_class(x6):
+    model = small_cnn()
+    np.testing.assert_array_equal(ins.input_gradient(model, x6, 2), ins.input_gradient(model, x6, ("class", 2)))
+    per_sample = np.array([0, 2, 1])
+    np.testing.assert_array_equal(ins.input_gradient(model, x6, per_sample),
+                                  ins.input_gradient(model, x6, ("class", per_sample)))
+    values, dx = ins.objective_and_gradient(model, x6, np.int64(1))
+    np.testing.assert_allclose(values, model.forward(x6, logits=True)[:, 1], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"input_gradient: target=\('class', 3\): class index 3 out of range 0..2"):
+        ins.input_gradient(model, x6, 3)
+    with pytest.raises(ValueError, match="target must be a class index k"):
+        ins.input_gradient(model, x6, True)
+
+
+def test_inspection_does_not_freeze_the_model_while_it_runs(x6):
+    """Input gradients come from backward(param_grads=False), not from setting trainable=False
+    for a while: a hook (or another thread) looking at the model meanwhile sees it unchanged."""
+    model = small_cnn()
+    seen = []
+    model.get_layer("c1").register_backward_hook(
+        lambda layer, gin, gout: seen.append([l.trainable for l in model.layers]))
+    ins.input_gradient(model, x6, ("class", 0))
+    assert seen == [[True] * len(model.layers)]
+    assert all(p.grad is None for l in model.layers for p in l.params.values())
+
+
 def test_class_target_is_the_logit_not_the_probability(x6):
     """Same weights with and without the final softmax: identical class gradients."""
     with_softmax, linear = small_cnn(seed=3, softmax=True), small_cnn(seed=3, softmax=False)

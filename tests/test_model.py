@@ -428,3 +428,19 @@ def test_a_layer_that_does_not_fit_is_not_left_in_a_sequential():
         model.add(mc.Conv2D(2, 3))
     model.add(mc.Dense(2))
     assert [type(l).__name__ for l in model.layers] == ["Flatten", "Dense"]
+
+
+def test_backward_without_parameter_gradients(rng):
+    model = small_residual(seed=1)
+    to_float64(model)
+    x = rng.standard_normal((2, 6, 6, 2))
+    dy = rng.standard_normal((2, 4))
+    model.forward(x)
+    dx_full = model.backward(dy)
+    grads = [p.grad.copy() for l in model.layers for p in l.params.values()]
+    model.forward(x)
+    dx_only = model.backward(dy, param_grads=False)
+    np.testing.assert_array_equal(dx_only, dx_full)
+    # untouched: the gradients of the first call were not added to a second time
+    for g, p in zip(grads, [p for l in model.layers for p in l.params.values()]):
+        np.testing.assert_array_equal(p.grad, g)

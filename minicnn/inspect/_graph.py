@@ -5,17 +5,16 @@ Three ideas are used everywhere in ``minicnn.inspect``:
 1. *Find the node of a layer.* A model is a list of nodes (layer calls) in
    graph order; ``resolve_node`` turns a layer name (or Layer object) into the
    node that computes it.
-2. *Run the graph only up to that node.* ``runner_to(model, node)`` builds a
-   ``GraphRunner`` (the engine's own forward/backward loop, from
-   ``minicnn.graph``) whose output is that node's output. Its forward is the
-   model's forward cut short, and its backward starts with a gradient *seeded
-   at that node*: exactly what "d (unit j of layer L) / d input" needs, without
-   touching the rest of the network. The layers are the model's own objects,
-   so their hooks fire as usual.
-3. *Leave the model as we found it.* ``input_only(model)`` freezes every layer
-   for the duration of an inspection (backward then skips the parameter
-   gradients, which inspection never needs) and restores each ``param.grad``
-   afterwards; ``hooks`` removes its hooks even if an exception is raised.
+2. *Cut the model at that node,* the Keras way:
+   ``Model(inputs=model.input, outputs=model.get_layer(name).output)``
+   (``submodel``). The sub-model shares the model's layers (their weights and
+   hooks); its forward is the model's forward cut short, and its backward
+   starts with a gradient *seeded at that node*: exactly what "d (unit j of
+   layer L) / d input" needs, without touching the rest of the network.
+3. *Leave the model as we found it.* Backward runs with
+   ``param_grads=False`` (inspection differentiates w.r.t. the input only,
+   so no ``param.grad`` is touched), and ``hooks`` removes its hooks even if
+   an exception is raised.
 """
 from __future__ import annotations
 
@@ -23,8 +22,6 @@ from contextlib import contextmanager
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
-
-from ..graph import GraphRunner, graph_inputs
 
 
 def require_built(model, x=None, owner: str = "inspect") -> None:
@@ -60,17 +57,17 @@ def node_index(model, node) -> int:
     raise ValueError(f"{model.name}: node {node!r} is not in this model")
 
 
-def runner_to(model, node) -> GraphRunner:
-    """A GraphRunner over the part of the model's graph that ``node`` depends on.
-
-    Its single output is ``node.output``; with ``node`` the model's last node it
-    computes what ``model.forward`` computes.
+def submodel(model, node):
+    """``Model(inputs=model.input, outputs=<node's output>)``: the part of the model that ``node``
+    depends on, sharing the model's layers. With ``node`` the model's last node it computes
+    what ``model.forward`` computes. (For a layer called once, the node's output is
+    ``layer.output``; for a shared layer, the output of the call ``resolve_node`` chose.)
     """
-    inputs = graph_inputs([node.output])
-    if len(inputs) != 1:
-        raise ValueError(f"{model.name}: inspection supports single-input models; layer {node.layer.name} "
-                         f"depends on {len(inputs)} inputs")
-    return GraphRunner(inputs, [node.output])
+    from ..model import Model
+    if len(model.inputs) != 1:
+        raise ValueError(f"{model.name}: inspection supports single-input models; this one has "
+                         f"{len(model.inputs)} inputs")
+    return Model(inputs=model.input, outputs=node.output, name=f"{model.name}_to_{node.layer.name}")
 
 
 def as_float_input(model, x, owner: str = "inspect") -> np.ndarray:
@@ -92,35 +89,6 @@ def as_float_input(model, x, owner: str = "inspect") -> np.ndarray:
         raise ValueError(f"{owner}: x must have shape (N, {dims}) for model {model.name!r}, "
                          f"got x.shape={x.shape}{hint}")
     return x
-
-
-def unique_params(model) -> list:
-    """Every parameter of the model once (a shared layer's appear once), trainable or not."""
-    return list({id(p): p for layer in model.layers for p in layer.params.values()}.values())
-
-
-@contextmanager
-def input_only(model) -> Iterator[None]:
-    """Inspection differentiates w.r.t. the *input*, never the weights.
-
-    Inside this block every layer is frozen (trainable=False), so backward
-    computes dx but no parameter gradients (faster), and whatever gradients the
-    parameters held before are put back afterwards: a half-accumulated
-    training step is not disturbed, and nothing is left behind.
-    """
-    params = unique_params(model)
-    saved_grads = [p.grad for p in params]
-    layers = list(model.layers)
-    saved_trainable = [layer.trainable for layer in layers]
-    try:
-        for layer in layers:
-            layer.trainable = False
-        yield
-    finally:
-        for layer, t in zip(layers, saved_trainable):
-            layer.trainable = t
-        for p, g in zip(params, saved_grads):
-            p.grad = g
 
 
 @contextmanager
@@ -158,13 +126,13 @@ def batches(n: int, batch_size, owner: str = "inspect") -> List[slice]:
 def collect_outputs(model, x, layers: Sequence, batch_size=None, owner: str = "inspect") -> Dict[str, np.ndarray]:
     """Outputs of ``layers`` (Layer objects) for ``x``, in inference mode, via forward hooks.
 
-    The forward pass runs only as far as the deepest requested layer, keeps no
-    caches, and goes batch by batch; the per-batch outputs are concatenated.
+    The forward pass runs only as far as the deepest requested layer (a
+    sub-model ending there), keeps no caches, and goes batch by batch; the
+    per-batch outputs are concatenated.
     """
     x = as_float_input(model, x, owner)
     nodes = [resolve_node(model, layer, owner) for layer in layers]
-    last = max(nodes, key=lambda n: node_index(model, n))
-    runner = runner_to(model, last)
+    sub = submodel(model, max(nodes, key=lambda n: node_index(model, n)))
     wanted = {id(layer) for layer in layers}
     parts: Dict[str, list] = {layer.name: [] for layer in layers}
 
@@ -176,7 +144,7 @@ def collect_outputs(model, x, layers: Sequence, batch_size=None, owner: str = "i
     with hooks(layers, forward=record):
         for sl in batches(len(x), batch_size, owner):
             n_before = {k: len(v) for k, v in parts.items()}
-            runner.forward([x[sl]], training=False, keep_cache=False)
+            sub.predict_on_batch(x[sl])
             for k, v in parts.items():  # a shared layer fires more than once: keep its last call
                 if len(v) > n_before[k] + 1:
                     del v[n_before[k]:-1]

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._graph import as_float_input, hooks, node_index, resolve_node, runner_to
+from ._graph import as_float_input, node_index, resolve_node, submodel
 from .gradients import _Probe
 
 __all__ = ["class_activation_map", "grad_cam", "hires_cam", "upsample_to_input", "default_cam_layer"]
@@ -91,20 +91,18 @@ def class_activation_map(model, x, class_index) -> np.ndarray:
     """CAM for a conv -> GlobalAvgPool2D -> Dense network: (N, h, w) for x (N, H, W, C).
 
     CAM[n] = sum_f w[f, c_n] * A[n, :, :, f], with A the features entering the
-    GlobalAvgPool2D (captured by a forward hook) and w the Dense kernel (F, K).
+    GlobalAvgPool2D (a sub-model's output: ``Model(model.input, gap.input)``)
+    and w the Dense kernel (F, K).
     class_index: an int or one per sample (N,). Not rectified: negative values
     are evidence *against* the class.
     """
     x = as_float_input(model, x, "class_activation_map")
     gap_node, dense = _gap_dense(model)
-    captured = {}
-
-    def grab(layer, inputs, output):
-        captured["A"] = np.array(inputs[0], copy=True)
-
-    with hooks([gap_node.layer], forward=grab):  # run only up to the GAP, keep no caches
-        runner_to(model, gap_node).forward([x], training=False, keep_cache=False)
-    A = captured["A"]                                  # (N, h, w, F)
+    features = gap_node.inputs[0]                       # the tensor entering the GAP
+    if features.node is None:
+        raise ValueError(f"class_activation_map: {gap_node.layer.name!r} reads the model's input directly; "
+                         f"CAM needs conv features before the GlobalAvgPool2D")
+    A = submodel(model, features.node).predict_on_batch(x)  # (N, h, w, F)
     w = dense.params["kernel"].value                    # (F, K)
     c = _class_indices(class_index, len(x), w.shape[1], "class_activation_map")
     return np.einsum("nijf,fn->nij", A, w[:, c])

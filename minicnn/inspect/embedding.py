@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._graph import as_float_input, collect_outputs, resolve_node
+from ._graph import as_float_input, batches, resolve_node, submodel
 
 __all__ = ["features", "tsne"]
 
@@ -17,12 +17,13 @@ __all__ = ["features", "tsne"]
 def features(model, x, layer, batch_size: int = 256) -> np.ndarray:
     """The output of ``layer`` for every sample, flattened: (N, D) for x (N, H, W, C).
 
-    Runs in inference mode, batch by batch, only as far as ``layer`` (the
-    output is captured with a forward hook, removed afterwards).
+    Runs in inference mode, batch by batch, only as far as ``layer``: Keras'
+    feature extractor ``Model(inputs=model.input, outputs=layer.output)``.
     """
     x = as_float_input(model, x, "features")
-    target = resolve_node(model, layer, "features").layer
-    out = collect_outputs(model, x, [target], batch_size, owner="features")[target.name]
+    extractor = submodel(model, resolve_node(model, layer, "features"))
+    batches(len(x), batch_size, "features")  # checks batch_size
+    out = extractor.predict(x, batch_size=batch_size or max(len(x), 1))
     return out.reshape(len(x), -1)
 
 

@@ -25,7 +25,8 @@ Targets, written as tuples:
   a 2-D output it is unit f).
 
 ``k``, ``j``, ``f`` may be an int (the same for every sample) or an (N,) array
-(one per sample, e.g. each image's predicted class).
+(one per sample, e.g. each image's predicted class). A plain ``k`` (int or
+(N,) array) is short for ``("class", k)``, as in keras-vis and Captum.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from ._graph import as_float_input, hooks, input_only, layer_name, resolve_node, runner_to
+from ._graph import as_float_input, hooks, layer_name, resolve_node, submodel
 
 __all__ = ["Target", "input_gradient", "saliency", "objective_and_gradient"]
 
@@ -48,12 +49,20 @@ class Target(NamedTuple):
 
 
 def parse_target(target, owner: str = "input_gradient") -> Target:
-    """``("class", k)`` / ``("unit", layer, j)`` / ``("filter", layer, f)`` -> Target (checked)."""
+    """``("class", k)`` / ``("unit", layer, j)`` / ``("filter", layer, f)`` -> Target (checked).
+
+    A plain int k (or an (N,) array of ints) means ``("class", k)``, as in
+    keras-vis and Captum.
+    """
     if isinstance(target, Target):
         return target
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        return Target("class", None, int(target))
+    if isinstance(target, np.ndarray) and target.dtype.kind in "iu":
+        return Target("class", None, target)
     if not isinstance(target, (tuple, list)) or not target or target[0] not in _KINDS:
-        raise ValueError(f"{owner}: target must be ('class', k), ('unit', layer, j) or ('filter', layer, f), "
-                         f"got target={target!r}")
+        raise ValueError(f"{owner}: target must be a class index k (or ('class', k)), ('unit', layer, j) or "
+                         f"('filter', layer, f), got target={target!r}")
     if target[0] == "class":
         if len(target) != 2:
             raise ValueError(f"{owner}: target ('class', k) takes one index, got target={target!r}")
@@ -87,9 +96,10 @@ class _Probe:
             self.node = model.nodes[-1]
         else:
             self.node = resolve_node(model, self.target.layer, owner, arg=f"{arg} layer")
-        # Only the part of the graph that the target depends on runs: the
-        # backward pass then starts at the target's node, with our seed.
-        self.runner = runner_to(model, self.node)
+        # Only the part of the graph that the target depends on runs (the Keras
+        # sub-model ending at the target's layer): the backward pass then starts
+        # at the target's node, with our seed.
+        self.submodel = submodel(model, self.node)
         self.logits = self.target.kind == "class"
 
     def _error(self, what: str) -> ValueError:
@@ -145,13 +155,11 @@ class _Probe:
         def on_backward(layer, grad_input, grad_output):
             captured["dA"] = np.array(grad_output[0], copy=True)
 
-        with input_only(self.model), hooks(watch_layers, forward=on_forward, backward=on_backward):
-            out = self.runner.forward([x], training=False, keep_cache=True, logits=self.logits)[0]
-            try:
-                values, seed = self.seed(out)
-                dx = self.runner.backward([seed], from_logits=self.logits)[0]
-            finally:
-                self.runner.caches = None  # the caches hold every activation: free them now
+        with hooks(watch_layers, forward=on_forward, backward=on_backward):
+            out = self.submodel.forward(x, training=False, logits=self.logits)
+            values, seed = self.seed(out)
+            # the input gradient only: no parameter's .grad is touched
+            dx = self.submodel.backward(seed, from_logits=self.logits, param_grads=False)
         if dx is None:  # the target does not depend on the input at all
             dx = np.zeros_like(x)
         watched = None
@@ -177,7 +185,7 @@ def objective_and_gradient(model, x, target, watch=None, owner: str = "objective
 def input_gradient(model, x, target) -> np.ndarray:
     """Gradient of the target w.r.t. the input: dx (N, H, W, C) for x (N, H, W, C).
 
-    target: ``("class", k)`` (pre-softmax logit k), ``("unit", layer, j)`` or
+    target: ``k`` or ``("class", k)`` (pre-softmax logit k), ``("unit", layer, j)`` or
     ``("filter", layer, f)``; see the module docstring. The scalar
     differentiated is the sum over the batch, so ``dx[n]`` is the gradient of
     sample n's own value. The model runs in inference mode; no parameter
@@ -204,6 +212,5 @@ def saliency(model, x, class_index=None) -> np.ndarray:
 def predicted_classes(model, x) -> np.ndarray:
     """argmax of the model's output for each sample, (N,) ints (inference mode, no caches kept)."""
     x = as_float_input(model, x, "predicted_classes")
-    runner = runner_to(model, model.nodes[-1])
-    out = runner.forward([x], training=False, keep_cache=False, logits=True)[0]
+    out = submodel(model, model.nodes[-1]).forward(x, training=False, logits=True)  # the logits' argmax
     return out.reshape(len(x), -1).argmax(axis=1)

@@ -39,7 +39,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._graph import input_only, require_built, resolve_node
+from ._graph import require_built, resolve_node
 from .gradients import Target, _Probe
 
 __all__ = ["activation_maximization", "total_variation", "total_variation_gradient",
@@ -199,28 +199,27 @@ def activation_maximization(model, layer, index, steps: int = 200, learning_rate
         x = np.clip(x, *value_range)
     history = []
     spatial = len(shape) == 4  # jitter/TV/blur only make sense on images
-    with input_only(model):
-        for step in range(steps):
-            if jitter and spatial:
-                dy, dx_ = rng.integers(-jitter, jitter + 1, size=2)
-                shifted = np.roll(x, (dy, dx_), axis=(1, 2))
-                values, grad, _ = probe(shifted)
-                grad = np.roll(grad, (-dy, -dx_), axis=(1, 2))  # back to x's coordinates
-            else:
-                values, grad, _ = probe(x)
-            history.append(values)
-            # normalise per image: each image's step has RMS = 1 whatever its gradient's scale
-            rms = np.sqrt((grad.reshape(len(x), -1) ** 2).mean(axis=1))
-            update = grad / (rms.reshape((-1,) + (1,) * (x.ndim - 1)) + 1e-12)
-            if l2:
-                update = update - l2 * x
-            if total_variation and spatial:
-                update = update - total_variation * total_variation_gradient(x)
-            x = (x + learning_rate * update).astype(dtype, copy=False)
-            if blur_every and spatial and (step + 1) % blur_every == 0:
-                x = gaussian_blur(x, blur_sigma)
-            if value_range is not None:
-                x = np.clip(x, *value_range)
-        history.append(probe(x)[0])
+    for step in range(steps):
+        if jitter and spatial:
+            dy, dx_ = rng.integers(-jitter, jitter + 1, size=2)
+            shifted = np.roll(x, (dy, dx_), axis=(1, 2))
+            values, grad, _ = probe(shifted)
+            grad = np.roll(grad, (-dy, -dx_), axis=(1, 2))  # back to x's coordinates
+        else:
+            values, grad, _ = probe(x)
+        history.append(values)
+        # normalise per image: each image's step has RMS = 1 whatever its gradient's scale
+        rms = np.sqrt((grad.reshape(len(x), -1) ** 2).mean(axis=1))
+        update = grad / (rms.reshape((-1,) + (1,) * (x.ndim - 1)) + 1e-12)
+        if l2:
+            update = update - l2 * x
+        if total_variation and spatial:
+            update = update - total_variation * total_variation_gradient(x)
+        x = (x + learning_rate * update).astype(dtype, copy=False)
+        if blur_every and spatial and (step + 1) % blur_every == 0:
+            x = gaussian_blur(x, blur_sigma)
+        if value_range is not None:
+            x = np.clip(x, *value_range)
+    history.append(probe(x)[0])
     history = np.stack(history)  # (steps + 1, K)
     return (x[0], history[:, 0]) if single else (x, history)

@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy as np
 
-from ._graph import as_float_input, batches, collect_outputs, resolve_node, runner_to
+from ._graph import as_float_input, batches, resolve_node, submodel
 
 __all__ = ["FilterStatistics", "filter_statistics", "confusion_matrix"]
 
@@ -78,12 +78,13 @@ def filter_statistics(model, x, y, layer, batch_size: int = 256) -> FilterStatis
     """
     owner = "filter_statistics"
     x, y = _images_and_labels(model, x, y, owner)
-    target = resolve_node(model, layer, owner).layer
+    node = resolve_node(model, layer, owner)
+    target, features = node.layer, submodel(model, node)  # Model(model.input, layer.output)
     classes = np.unique(y)
     sums = counts = votes = None
     # Batch by batch, so a whole data set's activations never sit in memory at once.
     for sl in batches(len(x), batch_size, owner):
-        A = collect_outputs(model, x[sl], [target], owner=owner)[target.name]
+        A = features.predict_on_batch(x[sl])
         if A.ndim == 2:
             A = A[:, None, None, :]
         if A.ndim != 4:
@@ -114,8 +115,6 @@ def confusion_matrix(model, x, y, num_classes: Optional[int] = None, batch_size:
 
     owner = "confusion_matrix"
     x, y = _images_and_labels(model, x, y, owner)
-    runner = runner_to(model, model.nodes[-1])
-    pred = np.concatenate([runner.forward([x[sl]], training=False, keep_cache=False)[0].argmax(axis=-1)
-                           for sl in batches(len(x), batch_size, owner)])
+    pred = model.predict(x, batch_size=batch_size).argmax(axis=-1)
     K = num_classes if num_classes is not None else int(model.output_shape[-1])
     return sk_confusion_matrix(y, pred, labels=np.arange(K))
