@@ -341,6 +341,16 @@ def test_extra_weight_in_a_layer_is_named(tmp_path):
         load_keras_h5(small_model(), path)
 
 
+def test_other_weight_names_are_taken_in_keras_order(tmp_path):
+    spec = [(n, {"W": ps["kernel"], "b": ps["bias"]} if n == "c1" else ps) for n, ps in SMALL_SPEC]
+    weights = random_weights(spec, seed=5)   # c1's datasets are "c1/W:0" and "c1/b:0" (Keras 1's names)
+    weights["c1"]["W"] = np.random.default_rng(0).standard_normal((3, 3, 3, 4)).astype(np.float32)
+    model = small_model()
+    load_keras_h5(model, write_keras_h5(tmp_path / "k1.h5", spec, weights))
+    np.testing.assert_array_equal(model.get_layer("c1").params["kernel"].value, weights["c1"]["W"])
+    np.testing.assert_array_equal(model.get_layer("c1").params["bias"].value, weights["c1"]["b"])
+
+
 def test_not_hdf5_and_not_keras_files(tmp_path):
     text = tmp_path / "weights.h5"
     text.write_text("these are not weights")

@@ -22,9 +22,11 @@ its weight name ("kernel", "bias", "gamma", "beta", "moving_mean",
 "moving_variance") is the parameter name in the layer of the same name.
 
 Keras itself loads these files by *order* (its n-th layer with weights gets
-the file's n-th); here every weight is matched by name, and the whole file is
-checked before anything is copied: a missing, extra or misshaped weight is
-one error naming all of them, and the model is left untouched.
+the file's n-th); here every layer is matched by name, and its weights by
+name too (or in order, as Keras does, when the file names them another way,
+like Keras 1's "conv1_W"). The whole file is checked before anything is
+copied: a missing, extra or misshaped weight is one error naming all of them,
+and the model is left untouched.
 """
 from __future__ import annotations
 
@@ -143,6 +145,10 @@ def load_keras_h5(model, path, aliases=None) -> list:
             continue
         used.add(file_name)
         arrays = stored[file_name]
+        if set(arrays) != set(layer.params) and len(arrays) == len(layer.params):
+            # Names from another convention (Keras 1's "conv1_W", "conv1_b"): take
+            # them in order, as Keras does; the order (trainable first) is minicnn's.
+            arrays = dict(zip(layer.params, arrays.values()))
         for pname, p in layer.params.items():
             if pname not in arrays:
                 missing.append(f"{name}/{pname} {p.value.shape}")
