@@ -176,6 +176,8 @@ def assert_close(got, want, rel=2e-4):
 def test_parameter_counts_names_and_shapes_are_keras():
     with_top = ResNet50(seed=0)
     assert with_top.count_params() == 25_636_712
+    trainable = sum(p.value.size for l in with_top.layers for p in l.params.values() if p.trainable)
+    assert trainable == 25_583_592          # Keras' summary: the rest are BatchNorm moving statistics
     # the same 177 layers (minicnn lists a graph in its own topological order, not Keras')
     names = [l.name for l in with_top.layers]
     assert len(names) == 177 and set(names) == {n for n, _ in keras_resnet50_spec()}
