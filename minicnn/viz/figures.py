@@ -25,7 +25,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import TextToPath
 
 __all__ = ["new_figure", "panel_grid", "show_image", "set_title", "add_note", "wrap_text", "text_width",
-           "relative_colorbar", "finish"]
+           "label_colorbar", "relative_colorbar", "finish"]
 
 TITLE_SIZE = 12  # points: matplotlib's default suptitle size ("large")
 NOTE_SIZE = 8
@@ -144,6 +144,12 @@ def finish(fig: Figure, path=None, dpi: int = 100) -> Figure:
     return fig
 
 
+def label_colorbar(fig: Figure, cbar, label: str, fontsize: float = 8) -> None:
+    """Write ``label`` along a vertical colour bar, wrapped so that it is no longer
+    than the figure is high (a long label on a one-row figure would be cut)."""
+    cbar.set_label(wrap_text(label, 0.7 * fig.get_figheight(), fontsize), fontsize=fontsize)
+
+
 def relative_colorbar(fig: Figure, axes, cmap: str, label: str, low: str = "min", high: str = "max"):
     """A colour bar for panels that are each scaled on their own: its ends say
     ``low`` and ``high`` (e.g. "min" / "max" of each panel) instead of values,
@@ -154,5 +160,5 @@ def relative_colorbar(fig: Figure, axes, cmap: str, label: str, low: str = "min"
     mappable = ScalarMappable(norm=Normalize(0, 1), cmap=cmap)
     cbar = fig.colorbar(mappable, ax=axes, shrink=0.8, ticks=[0, 1])
     cbar.ax.set_yticklabels([low, high], fontsize=8)
-    cbar.set_label(label, fontsize=8)
+    label_colorbar(fig, cbar, label)
     return cbar

@@ -17,7 +17,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .figures import add_note, finish, new_figure, panel_grid, relative_colorbar, set_title, show_image
+from .figures import (add_note, finish, label_colorbar, new_figure, panel_grid, relative_colorbar, set_title,
+                      show_image)
 from .imageops import to_display, upsample
 
 __all__ = ["activation_maps", "all_activation_maps", "overlay_heatmap"]
@@ -92,7 +93,7 @@ def activation_maps(maps, max_maps: Optional[int] = None, ncols: int = 8,
     for f, ax in enumerate(axes):
         im = _show_map(ax, maps[..., f], f"filter {f}", cmap, vmin, vmax)
     if scale == "layer":
-        fig.colorbar(im, ax=axes, shrink=0.8).set_label(LAYER_SCALE_LABEL, fontsize=8)
+        label_colorbar(fig, fig.colorbar(im, ax=axes, shrink=0.8), LAYER_SCALE_LABEL)
     else:
         relative_colorbar(fig, axes, cmap, PANEL_SCALE_LABEL)
     return finish(fig, path)
@@ -319,13 +320,13 @@ def overlay_heatmap(images, heatmaps, alpha: float = 0.4, cmap: Optional[str] = 
         if signed:
             cbar = fig.colorbar(drawn, ax=panels, shrink=0.7, ticks=[-1, 0, 1])
             cbar.ax.set_yticklabels(["-max|map|", "0", "+max|map|"], fontsize=8)
-            cbar.set_label((what or "red > 0, blue < 0\n") + "(each map divided by its largest |value|; "
-                           "white = 0)", fontsize=8)
+            label_colorbar(fig, cbar, (what or "red > 0, blue < 0\n") + "(each map divided by its largest "
+                                                                       "|value|; white = 0)")
         else:
             cbar = fig.colorbar(drawn, ax=panels, shrink=0.7, ticks=[0, 1])
             cbar.ax.set_yticklabels(["min", "max"], fontsize=8)
-            cbar.set_label(what + ("(each map scaled from its own min to its max)" if what else
-                                   "each map scaled from its own min to its max"), fontsize=8)
+            label_colorbar(fig, cbar, what + ("(each map scaled from its own min to its max)" if what else
+                                              "each map scaled from its own min to its max"))
     set_title(fig, "heatmaps over their input images" if title is None else title)
     add_note(fig, "\n".join(t for t in (note, upsampled) if t))
     return finish(fig, path)

@@ -7,7 +7,9 @@ import matplotlib
 import numpy as np
 from matplotlib import colors
 
-from .figures import finish, new_figure, set_title, show_image, text_width
+from matplotlib.ticker import MaxNLocator
+
+from .figures import finish, new_figure, set_title, show_image, text_width, wrap_text
 
 __all__ = ["confusion_matrix_figure", "tsne_scatter", "filter_statistics_figure"]
 
@@ -147,9 +149,11 @@ def filter_statistics_figure(mean_activation, mode_maps, class_names: Optional[S
     top.colorbar(im, ax=ax, label=label)
     ax.set_yticks(range(K), names, fontsize=8)
     ax.set_xlabel("filter")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # filters are numbered, there is no filter 0.5
     ax.set_ylabel("class")
-    ax.set_title("mean activation of each filter per class"
-                 + (" (each filter scaled to its max over the classes)" if normalize == "filter" else ""))
+    heading = "mean activation of each filter per class" + (
+        " (each filter scaled to its max over the classes)" if normalize == "filter" else "")
+    ax.set_title(wrap_text(heading, fig.get_figwidth() - 1.5, 12))
 
     # One discrete colour per filter that wins somewhere, the same in every class panel.
     # Only those filters get a colour: 32 filters in tab20 would repeat colours, but
