@@ -33,6 +33,9 @@ def main(argv=None) -> int:
     trace = sub.add_parser("trace-conv", help="trace a convolution step by step")
     explain.add_trace_conv_arguments(trace)
     trace.set_defaults(run=explain.run_trace_conv)
+    gradcheck = sub.add_parser("gradcheck", help="check a model's gradients against float64 finite differences")
+    explain.add_gradcheck_arguments(gradcheck)
+    gradcheck.set_defaults(run=explain.run_gradcheck)
 
     lab_parser = sub.add_parser("lab", help="the course labs: list, run, report")
     try:

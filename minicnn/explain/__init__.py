@@ -59,6 +59,8 @@ from .command import (EXAMPLES_DIR, add_trace_conv_arguments, backward_trace_fro
 from .conv_backward import ConvBackwardTrace, conv1d_backward_trace, conv2d_backward_trace
 from .dense_backward import DENSE_EXAMPLE, DenseBackwardTrace, dense_backward_trace
 from .formula import output_size_explained
+from .gradcheck import (GradCheckRow, add_gradcheck_arguments, check_model_gradients, format_table,
+                        load_architectures, run_gradcheck)
 from .gradient_terms import GradEntry, Term
 from .maxpool_backward import TIE_RULE, MaxPoolBackwardTrace, maxpool_backward_trace
 from .trace import MODES, ConvTrace, Step, conv1d_trace, conv2d_trace
@@ -90,4 +92,10 @@ __all__ = [
     "DenseBackwardTrace",
     "dense_backward_trace",
     "DENSE_EXAMPLE",
+    "GradCheckRow",
+    "check_model_gradients",
+    "format_table",
+    "load_architectures",
+    "add_gradcheck_arguments",
+    "run_gradcheck",
 ]
