@@ -1,0 +1,202 @@
+"""One training run of a lab: build, train epoch by epoch with a checkpoint after
+each, evaluate, write ``result.json``. Run again, it resumes where it stopped.
+
+A run is fully described by a :class:`RunSpec` (what to train, on which data,
+how, with which seed). Its folder holds::
+
+    config.json       the RunSpec, written first; a different spec under the same
+                      folder is refused instead of mixed in
+    checkpoint.npz    weights, optimizer state, random generators, history (see checkpoint.py)
+    result.json       once finished: the runner's result schema (DESIGN.md, "Labs")
+
+Why epoch by epoch: ``fit`` is called for one epoch at a time with the run's
+own shuffling generator, so that stopping after any epoch and continuing from
+the checkpoint draws exactly the same batches and augmentations as never
+stopping: the final weights are bit-identical.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+from tqdm.auto import tqdm
+
+import minicnn as mc
+from minicnn.data import ImageAugmenter, to_categorical
+from minicnn.train import evaluate
+
+from . import checkpoint
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines a run's result (and nothing else)."""
+    lab: str
+    profile: str
+    exercise: str
+    variant: str
+    seed: int
+    architecture: str                 # a name in labs.architectures.ARCHITECTURES
+    data: str                         # the LabData key: dataset, subset sizes, preprocessing
+    epochs: int
+    batch_size: int
+    validation_split: float = 0.0     # Keras: the last samples, before shuffling
+    optimizer: dict = field(default_factory=lambda: {"class_name": "Adam", "learning_rate": 0.001})
+    loss: str = "categorical_crossentropy"
+    augment: Optional[dict] = None    # ImageAugmenter config (its seed is derived from the run's)
+    test_each_epoch: bool = False     # also evaluate the test set after every epoch (test curves)
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.exercise}{'-' + self.variant if self.variant else ''}/seed{self.seed}"
+
+    def to_json(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+
+def _stream_seed(seed: int, stream: int) -> int:
+    """Independent generators per purpose (model init, shuffling, augmentation) from one run seed."""
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
+
+
+def build_model(spec: RunSpec, input_shape) -> mc.Model:
+    from labs.architectures import build
+    model = build(spec.architecture, input_shape=input_shape, seed=spec.seed)
+    model.compile(optimizer=mc.optim.get(dict(spec.optimizer)), loss=spec.loss, metrics=["accuracy"])
+    return model
+
+
+def _targets(spec: RunSpec, y: np.ndarray, n_classes: int) -> np.ndarray:
+    return to_categorical(y, n_classes) if spec.loss == "categorical_crossentropy" else y
+
+
+class _Bar(mc.Callback):
+    """Advances the run's one progress bar after every batch."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def on_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+        if logs:
+            self.bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
+
+
+def best_epoch(history: dict) -> int:
+    """1-based epoch of the best validation accuracy (training accuracy without validation)."""
+    key = "val_accuracy" if history.get("val_accuracy") else "accuracy"
+    return int(np.argmax(history[key])) + 1
+
+
+class TrainingRun:
+    """A run folder: config, checkpoint, result. ``run()`` trains or resumes; ``result`` reads."""
+
+    def __init__(self, spec: RunSpec, folder: Path):
+        self.spec = spec
+        self.folder = Path(folder)
+
+    @property
+    def result_path(self) -> Path:
+        return self.folder / "result.json"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.folder / "checkpoint.npz"
+
+    @property
+    def finished(self) -> bool:
+        return self.result_path.is_file()
+
+    def result(self) -> dict:
+        return json.loads(self.result_path.read_text())
+
+    def check_config(self) -> None:
+        """Refuse a folder that holds a run of another configuration."""
+        path = self.folder / "config.json"
+        if not path.is_file():
+            return
+        stored = json.loads(path.read_text())
+        wanted = self.spec.to_json()
+        if stored != wanted:
+            diff = {k: (stored.get(k), wanted.get(k)) for k in sorted(set(stored) | set(wanted))
+                    if stored.get(k) != wanted.get(k)}
+            detail = "; ".join(f"{k}: stored {a!r}, requested {b!r}" for k, (a, b) in diff.items())
+            raise RuntimeError(f"{self.folder} holds a run with another configuration ({detail}). "
+                               f"Use --restart to discard the stored runs, or another --out folder.")
+
+    def model(self, data) -> mc.Model:
+        """The trained model, rebuilt from the final checkpoint (for figures after training)."""
+        model = build_model(self.spec, data.x_train.shape[1:])
+        checkpoint.load(self.checkpoint_path, model, {})
+        return model
+
+    def run(self, data, progress: bool = True, on_epoch: Optional[Callable[[int], None]] = None) -> dict:
+        """Train (or resume, or skip when finished); -> the result dict."""
+        self.check_config()
+        if self.finished:
+            return self.result()
+        spec = self.spec
+        self.folder.mkdir(parents=True, exist_ok=True)
+        checkpoint.write_json(self.folder / "config.json", spec.to_json())
+
+        x, y = data.x_train, data.y_train
+        n_val = int(len(x) * spec.validation_split)
+        x_fit, y_fit = (x[:-n_val], y[:-n_val]) if n_val else (x, y)
+        y_fit_t = _targets(spec, y_fit, data.n_classes)
+        validation = (x[-n_val:], _targets(spec, y[-n_val:], data.n_classes)) if n_val else None
+        y_test_t = _targets(spec, data.y_test, data.n_classes)
+
+        model = build_model(spec, x.shape[1:])
+        fit_rng = np.random.default_rng(_stream_seed(spec.seed, 1))
+        augmenter = (ImageAugmenter(**{**spec.augment, "seed": _stream_seed(spec.seed, 2)})
+                     if spec.augment is not None else None)
+        generators = checkpoint.generators_of(model, fit_rng, augmenter)
+        history, done, wall = {}, 0, 0.0
+        if self.checkpoint_path.is_file():
+            meta = checkpoint.load(self.checkpoint_path, model, generators)
+            history, done, wall = meta["history"], meta["epoch"], meta["wall_s"]
+
+        batches = -(-len(x_fit) // spec.batch_size)
+        bar = tqdm(total=spec.epochs * batches, initial=done * batches, disable=not progress, unit="batch",
+                   desc=f"{spec.exercise}{' ' + spec.variant if spec.variant else ''} seed {spec.seed}",
+                   dynamic_ncols=True, leave=True)
+        try:
+            for epoch in range(done, spec.epochs):
+                start = time.perf_counter()
+                h = model.fit(x_fit, y_fit_t, epochs=epoch + 1, initial_epoch=epoch, batch_size=spec.batch_size,
+                              validation_data=validation, shuffle=True, augment=augmenter, seed=fit_rng,
+                              verbose=0, callbacks=[_Bar(bar)])
+                logs = {k: float(v[-1]) for k, v in h.history.items()}
+                if spec.test_each_epoch:
+                    test = evaluate(model, data.x_test, y_test_t, batch_size=500)
+                    logs.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"]})
+                for k, v in logs.items():
+                    history.setdefault(k, []).append(v)
+                wall += time.perf_counter() - start
+                checkpoint.save(self.checkpoint_path, model, generators, epoch + 1, history, wall)
+                if on_epoch is not None:
+                    on_epoch(epoch + 1)
+        finally:
+            bar.close()
+
+        start = time.perf_counter()
+        train = evaluate(model, x_fit, y_fit_t, batch_size=500)
+        test = evaluate(model, data.x_test, y_test_t, batch_size=500)
+        wall += time.perf_counter() - start
+        best = best_epoch(history)
+        result = {
+            "exercise": spec.exercise, "variant": spec.variant, "seed": spec.seed, "epochs": spec.epochs,
+            "batch_size": spec.batch_size, "params": model.count_params(), "history": history,
+            "train_accuracy": train["accuracy"], "train_loss": train["loss"],
+            "test_accuracy": test["accuracy"], "test_loss": test["loss"], "best_epoch": best,
+            "best_test_accuracy": (history["test_accuracy"][best - 1] if "test_accuracy" in history else None),
+            "best_val_accuracy": (history["val_accuracy"][best - 1] if "val_accuracy" in history else None),
+            "wall_s": wall, "time_per_epoch_s": wall / max(1, spec.epochs),
+            "architecture": spec.architecture, "profile": spec.profile,
+        }
+        checkpoint.write_json(self.result_path, result)
+        return result

@@ -1,0 +1,95 @@
+"""The labs, their exercises and their profiles.
+
+For each lab: the module, the course document, and per profile the settings
+the lab script reads (``lab.settings``) and the plan of its trainings (which
+``minicnn lab list`` turns into time estimates, and which the runner checks
+each ``lab.train`` call against, so estimates and scripts cannot drift apart).
+
+Profiles (the same three for every lab):
+- ``quick``:  a few minutes or less, small subsets, few epochs; runs in ``make test``.
+- ``report``: the settings behind the committed report in ``labs/reports/<lab>/``.
+- ``full``:   the document's own settings.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List
+
+PROFILES = ("quick", "report", "full")
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One training the lab will do (for each of ``seeds`` seeds)."""
+    exercise: str
+    architecture: str
+    epochs: int
+    n_train: int          # training images per epoch (after the validation split)
+    seeds: int = 1
+    variant: str = ""
+
+
+@dataclass
+class LabSpec:
+    name: str
+    module: str                    # e.g. "labs.pw09_augmentation"
+    document: str                  # the seed file in ../shared/seeds/
+    title: str
+    settings: Dict[str, dict]      # profile -> settings the script reads
+    plan: Callable[[dict], List[PlannedRun]]
+    differences: Dict[str, str] = field(default_factory=dict)  # profile -> how it differs from the document
+
+    def planned(self, profile: str) -> List[PlannedRun]:
+        return self.plan(self.settings[profile])
+
+
+# ------------------------------------------------------------------ PW09
+PW09_STRATEGIES = ("flip", "flip-shift", "flip-shift-rotate-zoom")
+
+
+def _pw09_plan(s):
+    n_fit = s["n_train"] - int(s["n_train"] * s["validation_split"])
+    runs = [PlannedRun("ex1a-baseline", "pw09_cnn", s["epochs"], n_fit, s["seeds"])]
+    runs += [PlannedRun(f"ex1b-{k}", "pw09_cnn", s["epochs"], n_fit, s["seeds"]) for k in PW09_STRATEGIES]
+    if s["long_epochs"]:
+        runs += [PlannedRun("ex1-long-baseline", "pw09_cnn", s["long_epochs"], n_fit, s["seeds"]),
+                 PlannedRun(f"ex1-long-{s['long_strategy']}", "pw09_cnn", s["long_epochs"], n_fit, s["seeds"])]
+    return runs
+
+
+_PW09_DOC = dict(n_train=50000, n_test=10000, epochs=10, batch_size=128, validation_split=0.1, seeds=1,
+                 long_epochs=30, long_strategy="flip-shift")
+
+LABS: Dict[str, LabSpec] = {
+    "pw09": LabSpec(
+        name="pw09", module="labs.pw09_augmentation", document="000_f2ac0f2d3945c5ab.txt",
+        title="PW09 - Feature visualization and data augmentation (CIFAR-10)",
+        settings={
+            "quick": dict(_PW09_DOC, n_train=640, n_test=200, epochs=2, long_epochs=3),
+            "report": dict(_PW09_DOC, long_epochs=0),
+            "full": dict(_PW09_DOC),
+        },
+        plan=_pw09_plan,
+        differences={
+            "quick": "640 training and 200 test images, 2 epochs (3 for the longer pair): a smoke test, "
+                     "its numbers mean nothing",
+            "report": "the document's settings (10 epochs, batch 128, all 50,000 / 10,000 images, 10 % of the "
+                      "training images for validation, one run per experiment); the longer 30-epoch pair asked "
+                      "by the issue is in the full profile only",
+            "full": "the document's settings plus a longer pair of runs (30 epochs, no augmentation against "
+                    "flips + shifts)",
+        },
+    ),
+}
+
+
+def get(name: str) -> LabSpec:
+    if name not in LABS:
+        raise ValueError(f"unknown lab {name!r}; labs: {', '.join(sorted(LABS))}")
+    return LABS[name]
+
+
+def check_profile(profile: str) -> str:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
+    return profile

@@ -1,0 +1,290 @@
+"""The lab runner: resumable runs (bit-identical after kill -9), refused mixed configurations,
+parallel jobs equal to sequential ones, augmentation kept off validation/test data, statistics,
+and the command line's errors."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import minicnn as mc
+from labs import architectures, catalog
+from labs._runner import checkpoint, fmt_mean_std, mean_std
+from labs._runner.data import LabData
+from labs._runner.lab import Lab
+from labs._runner.stats import curve_band
+from labs._runner.training import RunSpec, TrainingRun
+from tests.conftest import REPO
+
+TINY = textwrap.dedent('''
+    import minicnn as mc
+    from labs import architectures
+
+    def tiny_cnn(input_shape=None, reduced=False, seed=0):
+        """Conv - ReLU - MaxPool - Dropout - Flatten - Dense softmax on 8x8x3 images."""
+        return mc.Sequential([mc.Input(input_shape or (8, 8, 3)), mc.Conv2D(4, 3, padding="same", name="c"),
+                              mc.ReLU(name="r"), mc.MaxPool2D(2, name="p"), mc.Dropout(0.3, name="d"),
+                              mc.Flatten(name="f"), mc.Dense(3, activation="softmax", name="o")], seed=seed)
+
+    architectures.ARCHITECTURES["tiny_cnn"] = tiny_cnn
+''')
+exec(TINY)
+TINY_NAME = "tests.test_labs_runner:tiny_cnn"  # importable by spawned worker processes
+
+
+def tiny_data(n=96, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 8, 8, 3), dtype=np.float32)
+    y = rng.integers(0, 3, n)
+    return LabData("tiny", x, y, x[:24].copy(), y[:24].copy(), ("a", "b", "c"), "random", f"tiny:{n}")
+
+
+def tiny_spec(**kw):
+    base = dict(lab="test", profile="quick", exercise="ex", variant="", seed=0, architecture="tiny_cnn",
+                data="tiny:96", epochs=4, batch_size=16, validation_split=0.25,
+                augment={"horizontal_flip": True, "width_shift_range": 0.1})
+    base.update(kw)
+    return RunSpec(**base)
+
+
+def final_weights(folder):
+    with np.load(folder / "checkpoint.npz") as z:
+        return {k: z[k] for k in z.files if k.startswith("weights/")}
+
+
+def test_a_run_writes_the_result_schema_and_is_skipped_when_finished(tmp_path):
+    run = TrainingRun(tiny_spec(), tmp_path / "run")
+    result = run.run(tiny_data(), progress=False)
+    need = {"exercise", "variant", "seed", "epochs", "batch_size", "params", "history", "train_accuracy",
+            "test_accuracy", "test_loss", "best_epoch", "best_test_accuracy", "wall_s"}
+    assert need <= set(result)
+    assert set(result["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 4 for v in result["history"].values())
+    assert 0 <= result["test_accuracy"] <= 1 and result["params"] == (27 * 4 + 4) + (4 * 4 * 4 * 3 + 3)
+    assert result["best_epoch"] == int(np.argmax(result["history"]["val_accuracy"])) + 1
+    # train_accuracy is evaluate() on the training split (72 images), not the epoch's running mean
+    model = run.model(tiny_data())
+    x, y = tiny_data().x_train[:72], tiny_data().y_train[:72]
+    assert result["train_accuracy"] == pytest.approx(np.mean(model.predict(x).argmax(1) == y))
+    mtime = run.result_path.stat().st_mtime_ns
+    assert run.run(tiny_data(), progress=False) == result          # finished: read, not retrained
+    assert run.result_path.stat().st_mtime_ns == mtime
+
+
+def test_resume_after_each_epoch_is_bit_identical(tmp_path):
+    """Stop after every epoch (a fresh TrainingRun each time) == one uninterrupted run: weights,
+    optimizer moments, shuffling, augmentation and dropout streams all come back."""
+    data = tiny_data()
+    straight = TrainingRun(tiny_spec(), tmp_path / "straight")
+    straight.run(data, progress=False)
+    folder = tmp_path / "pieces"
+    for stop_after in (1, 2, 3):
+        TrainingRun(replace(tiny_spec(), epochs=4), folder).check_config()
+        piece = TrainingRun(tiny_spec(), folder)
+
+        class Stop(Exception):
+            pass
+
+        def stop(epoch, stop_after=stop_after):
+            if epoch == stop_after:
+                raise Stop
+
+        with pytest.raises(Stop):
+            piece.run(data, progress=False, on_epoch=stop)
+    resumed = TrainingRun(tiny_spec(), folder).run(data, progress=False)
+    a, b = final_weights(tmp_path / "straight"), final_weights(folder)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert resumed["history"] == straight.result()["history"]
+
+
+def test_run_killed_mid_epoch_resumes_bit_identically(tmp_path):
+    """kill -9 a child process in the middle of training; resuming gives the uninterrupted weights."""
+    n = 3000
+    child = TINY + textwrap.dedent(f'''
+        import sys
+        sys.path.insert(0, {str(REPO)!r})
+        from tests.test_labs_runner import tiny_data, tiny_spec
+        from labs._runner.training import TrainingRun
+        TrainingRun(tiny_spec(epochs=12, data="tiny:{n}"), sys.argv[1]).run(tiny_data({n}), progress=False)
+    ''')
+    folder = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", child, str(folder)], cwd=REPO)
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline:
+            ckpt = folder / "checkpoint.npz"
+            if ckpt.is_file():
+                with np.load(ckpt) as z:
+                    if json.loads(str(z["__meta__"]))["epoch"] >= 2:
+                        break
+            if proc.poll() is not None:
+                pytest.fail("the child finished before it could be killed")
+            time.sleep(0.02)
+        time.sleep(0.05)  # into the next epoch
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not (folder / "result.json").exists()
+    spec = tiny_spec(epochs=12, data=f"tiny:{n}")
+    TrainingRun(spec, folder).run(tiny_data(n), progress=False)
+    TrainingRun(spec, tmp_path / "straight").run(tiny_data(n), progress=False)
+    a, b = final_weights(tmp_path / "straight"), final_weights(folder)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]  # no half-written file left
+
+
+def test_another_configuration_in_the_same_folder_is_refused(tmp_path):
+    TrainingRun(tiny_spec(epochs=1), tmp_path / "r").run(tiny_data(), progress=False)
+    with pytest.raises(RuntimeError, match=r"batch_size: stored 16, requested 32.*--restart"):
+        TrainingRun(tiny_spec(epochs=1, batch_size=32), tmp_path / "r").run(tiny_data(), progress=False)
+
+
+def test_checkpoint_of_another_architecture_is_refused(tmp_path):
+    TrainingRun(tiny_spec(epochs=1), tmp_path / "r").run(tiny_data(), progress=False)
+    other = mc.Sequential([mc.Input((8, 8, 3)), mc.Flatten(), mc.Dense(3, activation="softmax")], seed=0)
+    other.compile(optimizer="adam", loss="categorical_crossentropy")
+    with pytest.raises(ValueError, match="does not belong to this architecture"):
+        checkpoint.load(tmp_path / "r" / "checkpoint.npz", other, {})
+
+
+def test_augmentation_never_sees_validation_or_test_images(tmp_path, monkeypatch):
+    """Validation and test images are marked (constant 0.777); every batch the augmenter receives
+    must be training images, and it must receive exactly the training batches."""
+    data = tiny_data()
+    data.x_train[72:] = 0.777   # the last 25 %: the validation split
+    data.x_test[:] = 0.777
+    seen = []
+    original = mc.data.ImageAugmenter.__call__
+
+    def spy(self, x):
+        seen.append(np.array(x))
+        return original(self, x)
+
+    monkeypatch.setattr(mc.data.ImageAugmenter, "__call__", spy)
+    TrainingRun(tiny_spec(epochs=2), tmp_path / "r").run(data, progress=False)
+    assert len(seen) == 2 * (72 // 16 + 1)
+    assert sum(len(b) for b in seen) == 2 * 72
+    assert not any(np.any(np.all(b.reshape(len(b), -1) == np.float32(0.777), axis=1)) for b in seen)
+
+
+def test_mean_std_uses_the_sample_standard_deviation():
+    m, s = mean_std([0.5, 0.6, 0.7])
+    assert m == pytest.approx(0.6) and s == pytest.approx(0.1)          # ddof = 1
+    assert mean_std([0.42]) == (0.42, None)
+    assert fmt_mean_std([0.5, 0.6, 0.7]) == "60.0 ± 10.0 %"
+    mean, std = curve_band([{"loss": [1.0, 2.0]}, {"loss": [3.0, 4.0, 9.0]}], "loss")
+    np.testing.assert_allclose(mean, [2.0, 3.0])
+    np.testing.assert_allclose(std, [np.sqrt(2), np.sqrt(2)])
+
+
+@pytest.fixture
+def tiny_lab(monkeypatch):
+    """A lab 'tiny' in the catalog: one exercise, two seeds."""
+    spec = catalog.LabSpec(
+        name="tiny", module="labs.nonexistent", document="none", title="tiny",
+        settings={p: dict(n_train=96, n_test=24, seeds=2) for p in catalog.PROFILES},
+        plan=lambda s: [catalog.PlannedRun("ex", TINY_NAME, 3, 72, s["seeds"])])
+    monkeypatch.setitem(catalog.LABS, "tiny", spec)
+    return spec
+
+
+def test_jobs_two_equals_jobs_one(tmp_path, tiny_lab):
+    results = {}
+    for jobs in (1, 2):
+        lab = Lab("tiny", out=tmp_path / f"jobs{jobs}", report_dir=tmp_path / f"rep{jobs}", jobs=jobs,
+                  progress=False)
+        group = lab.train("ex", TINY_NAME, tiny_data(), epochs=3, batch_size=16, validation_split=0.25)
+        results[jobs] = group
+    for s in (0, 1):
+        a = final_weights(tmp_path / "jobs1" / "tiny" / "quick" / "ex" / f"seed{s}")
+        b = final_weights(tmp_path / "jobs2" / "tiny" / "quick" / "ex" / f"seed{s}")
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    assert [r["history"] for r in results[1].results] == [r["history"] for r in results[2].results]
+    assert results[1].results[0]["history"] != results[1].results[1]["history"]  # seeds differ
+
+
+def test_lab_checks_its_plan_and_writes_the_report_atomically(tmp_path, tiny_lab):
+    lab = Lab("tiny", out=tmp_path / "o", report_dir=tmp_path / "rep", progress=False)
+    with pytest.raises(ValueError, match="not in the lab's plan"):
+        lab.train("nope", TINY_NAME, tiny_data(), epochs=3, batch_size=16)
+    with pytest.raises(ValueError, match="the plan says tests.test_labs_runner:tiny_cnn for 3"):
+        lab.train("ex", TINY_NAME, tiny_data(), epochs=5, batch_size=16)
+    lab.train("ex", TINY_NAME, tiny_data(), epochs=3, batch_size=16, validation_split=0.25)
+    lab.answer("q", np.float32(0.5))
+    assert not (tmp_path / "rep").exists()          # nothing visible before finish()
+    lab.finish()
+    results = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert results["lab"] == "tiny" and results["profile"] == "quick" and len(results["runs"]) == 2
+    assert results["answers"] == {"q": 0.5}
+    text = (tmp_path / "rep" / "README.md").read_text()
+    for item in ("profile", "data", "machine", "date", "minicnn commit", "wall time"):
+        assert f"| {item} |" in text
+
+
+def test_report_only_and_unselected_exercises_do_not_train(tmp_path, tiny_lab):
+    from labs._runner import LabStopped
+    lab = Lab("tiny", out=tmp_path / "o", report_dir=tmp_path / "rep", report_only=True, progress=False)
+    with pytest.raises(LabStopped, match="only reads stored runs"):
+        lab.train("ex", TINY_NAME, tiny_data(), epochs=3, batch_size=16)
+    with pytest.raises(ValueError, match=r"unknown exercise\(s\) \['zz'\]; exercises: ex"):
+        Lab("tiny", out=tmp_path / "o", exercises=["zz"], progress=False)
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "minicnn.cli", *args], capture_output=True, text=True,
+                          cwd=REPO, env={**os.environ, **(env or {})})
+
+
+def test_cli_names_valid_labs_and_profiles():
+    bad_lab = run_cli("lab", "run", "pw99")
+    assert bad_lab.returncode == 2 and "unknown lab 'pw99'; labs: pw09" in bad_lab.stderr
+    bad_profile = run_cli("lab", "run", "pw09", "--profile", "fast")
+    assert bad_profile.returncode == 2 and "profiles: quick, report, full" in bad_profile.stderr
+    assert "Traceback" not in bad_lab.stderr + bad_profile.stderr
+
+
+def test_cli_without_data_and_network_says_so_without_traceback(tmp_path):
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    # an empty data root and MINICNN_OFFLINE=1 (never touch the network from a test)
+    proc = run_cli("lab", "run", "pw09", "--data-root", str(empty), "--out", str(tmp_path / "o"),
+                   env={"MINICNN_OFFLINE": "1"})
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "minicnn lab pw09:" in proc.stderr and "cifar10" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_unwritable_output_folder_fails_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = run_cli("lab", "run", "pw09", "--out", str(blocker / "sub"))
+    assert proc.returncode == 2
+    assert "cannot write to" in proc.stderr and "--out" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_every_lab_architecture_passes_the_reduced_copy_gradient_check():
+    from minicnn.explain import check_model_gradients
+    for name, build in architectures.ARCHITECTURES.items():
+        if name == "tiny_cnn":
+            continue
+        rows = check_model_gradients(build(reduced=True, seed=0), batch_size=2, seed=0)
+        failed = [(r.layer, r.parameter, r.failure) for r in rows if not r.ok]
+        assert not failed, f"{name}: {failed}"
+        assert len(rows) >= 2
+
+
+def test_pw09_network_has_the_documents_layers_and_keras_parameter_count():
+    model = architectures.build("pw09_cnn")
+    kinds = [type(l).__name__ for l in model.layers]
+    assert kinds == ["Conv2D", "ReLU", "Conv2D", "ReLU", "MaxPool2D", "Conv2D", "ReLU", "MaxPool2D",
+                     "Flatten", "Dense"]
+    assert model.count_params() == (27 * 32 + 32) + 2 * (288 * 32 + 32) + (2048 * 10 + 10) == 39882
