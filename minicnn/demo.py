@@ -75,7 +75,7 @@ def run(args) -> int:
     summary = model.summary()
     history = model.fit(x_train, to_categorical(y_train, n_classes), epochs=epochs, batch_size=args.batch_size,
                         validation_split=0.1, seed=args.seed, verbose=1)
-    result = model.evaluate(x_test, to_categorical(y_test, n_classes), batch_size=256)
+    result = model.evaluate(x_test, to_categorical(y_test, n_classes), batch_size=256, return_dict=True)
     elapsed = time.perf_counter() - t0
     print(f"test accuracy: {result['accuracy']:.4f}  (test loss {result['loss']:.4f}), {elapsed:.1f} s in all")
 

@@ -13,7 +13,7 @@ from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optim
 from .graph import GraphRunner, SymbolicTensor, graph_inputs
-from .layers.base import Layer
+from .layers.base import Layer, Parameter
 from .layers.core import InputLayer
 from .layers.naming import name_new_layers
 
@@ -222,6 +222,21 @@ class Model:
         """name -> Parameter for every parameter ("conv2d/kernel", ...), as saved in files."""
         return {f"{layer.name}/{pname}": p for layer in self.layers for pname, p in layer.params.items()}
 
+    @property
+    def weights(self) -> List[Parameter]:
+        """Every parameter, layer by layer (Keras' ``model.weights``; ``w.numpy()`` is the array)."""
+        return list({id(p): p for layer in self.layers for p in layer.weights}.values())
+
+    @property
+    def trainable_weights(self) -> List[Parameter]:
+        """The parameters the optimizer updates (not frozen layers', not BatchNorm's moving statistics)."""
+        return self.trainable_params()
+
+    @property
+    def non_trainable_weights(self) -> List[Parameter]:
+        trainable = {id(p) for p in self.trainable_params()}
+        return [p for p in self.weights if id(p) not in trainable]
+
     def zero_grad(self):
         for layer in self.layers:
             layer.zero_grad()
@@ -293,7 +308,9 @@ class Model:
         return out
 
     # ------------------------------------------------------ compile / train
-    def compile(self, optimizer="adam", loss="categorical_crossentropy", metrics=("accuracy",)):
+    def compile(self, optimizer="adam", loss="categorical_crossentropy", metrics=None):
+        """Choose the optimizer, the loss and the metrics (Keras' defaults: Adam, no metrics;
+        ``metrics=["accuracy"]`` adds the accuracy to fit's history and evaluate's result)."""
         self.optimizer = optim.get(optimizer)
         self.loss = losses_mod.get(loss)
         self.metric_names = [metrics_mod.get(m)[0] for m in (metrics or [])]
@@ -310,10 +327,25 @@ class Model:
                    validation_data=validation_data, shuffle=shuffle, augment=augment, callbacks=callbacks,
                    verbose=verbose, seed=seed, initial_epoch=initial_epoch)
 
-    def evaluate(self, x, y=None, batch_size=32, verbose=0):
-        """-> {"loss": ..., "accuracy": ...} over the whole set (arrays or a loader)."""
+    def evaluate(self, x, y=None, batch_size=32, verbose=0, return_dict=False):
+        """Loss and metrics over the whole set (arrays or a loader), as Keras returns them:
+
+        the loss alone (a float) when the model was compiled without metrics,
+        else ``[loss, *metrics]`` in the order of ``model.metrics_names``
+        (``score = model.evaluate(x, y); score[1]`` is the accuracy);
+        ``return_dict=True``: ``{"loss": ..., "accuracy": ...}``.
+        """
         from .train import evaluate
-        return evaluate(self, x, y, batch_size=batch_size, verbose=verbose)
+        result = evaluate(self, x, y, batch_size=batch_size, verbose=verbose)
+        if return_dict:
+            return result
+        values = [result[name] for name in self.metrics_names]
+        return values[0] if len(values) == 1 else values
+
+    @property
+    def metrics_names(self) -> List[str]:
+        """What ``evaluate`` returns, in order: ``["loss", "accuracy"]`` (Keras' ``metrics_names``)."""
+        return ["loss"] + list(self.metric_names)
 
     def predict(self, x, batch_size=32, verbose=0):
         """Outputs for ``x`` in batches, in inference mode, keeping no caches."""

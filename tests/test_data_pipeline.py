@@ -202,8 +202,8 @@ def test_validation_data_is_never_augmented(how):
     else:
         history = model.fit(x[:-16], y[:-16], epochs=2, batch_size=8, validation_data=(x_val, y_val),
                             augment=darken, verbose=0, seed=0)
-    clean = model.evaluate(x_val, y_val)["loss"]
-    darkened = model.evaluate(darken(x_val), y_val)["loss"]
+    clean = model.evaluate(x_val, y_val, return_dict=True)["loss"]
+    darkened = model.evaluate(darken(x_val), y_val, return_dict=True)["loss"]
     assert abs(clean - darkened) > 1e-3  # so the check below can tell the two apart
     assert history.history["val_loss"][-1] == pytest.approx(clean, rel=1e-6)
 

@@ -40,6 +40,14 @@ class Parameter:
     def shape(self):
         return self.value.shape
 
+    def numpy(self) -> np.ndarray:
+        """A copy of the value (Keras: ``layer.kernel.numpy()``)."""
+        return self.value.copy()
+
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(layer.kernel)`` is the value."""
+        return self.value if dtype is None else self.value.astype(dtype)
+
     def accumulate(self, grad: np.ndarray) -> None:
         """Add ``grad`` (gradients of a parameter used several times add up)."""
         if grad.shape != self.value.shape:
@@ -317,6 +325,20 @@ class Layer:
         if not self.trainable:
             return []
         return [p for p in self.params.values() if p.trainable]
+
+    @property
+    def weights(self) -> List[Parameter]:
+        """The parameters, in order (Keras' ``layer.weights``)."""
+        return list(self.params.values())
+
+    @property
+    def trainable_weights(self) -> List[Parameter]:
+        return self.trainable_params()
+
+    @property
+    def non_trainable_weights(self) -> List[Parameter]:
+        trainable = {id(p) for p in self.trainable_params()}
+        return [p for p in self.params.values() if id(p) not in trainable]
 
     def get_weights(self) -> List[np.ndarray]:
         return [p.value.copy() for p in self.params.values()]

@@ -26,6 +26,22 @@ class WeightedLayer(Layer):
         initializers.get(kernel_initializer, owner)
 
     @property
+    def kernel(self):
+        """The kernel Parameter (``.value`` the array; Keras: ``layer.kernel``)."""
+        return self._param("kernel")
+
+    @property
+    def bias(self):
+        """The bias Parameter, or None with ``use_bias=False`` (as in Keras)."""
+        return self._param("bias") if self.use_bias else None
+
+    def _param(self, name):
+        if not self.built:
+            raise AttributeError(f"{self.name} ({type(self).__name__}) has no {name} yet: weights are made when "
+                                 f"the layer is built (in a model with an input shape, or on its first input)")
+        return self.params[name]
+
+    @property
     def outputs_softmax(self):
         """Models fuse a final softmax with cross-entropy (see graph.py)."""
         return self.activation == "softmax"
