@@ -147,7 +147,7 @@ def finish(fig: Figure, path=None, dpi: int = 100) -> Figure:
 def label_colorbar(fig: Figure, cbar, label: str, fontsize: float = 8) -> None:
     """Write ``label`` along a vertical colour bar, wrapped so that it is no longer
     than the figure is high (a long label on a one-row figure would be cut)."""
-    cbar.set_label(wrap_text(label, 0.7 * fig.get_figheight(), fontsize), fontsize=fontsize)
+    cbar.set_label(wrap_text(label, 0.9 * fig.get_figheight(), fontsize), fontsize=fontsize)
 
 
 def relative_colorbar(fig: Figure, axes, cmap: str, label: str, low: str = "min", high: str = "max"):
