@@ -25,7 +25,12 @@ class Callback:
     def on_batch_end(self, batch, logs=None): ...
 
     def on_nonfinite_loss(self, batch, loss) -> bool:
-        """Called *before* the update when a batch loss is NaN/inf; return True to skip that update."""
+        """Called when a batch loss is NaN/inf (fit never applies that batch's update).
+
+        Return True if this callback handles it (TerminateOnNaN sets
+        ``model.stop_training``); if no callback does, fit raises a
+        FloatingPointError naming the epoch, the batch and the cause.
+        """
         return False
 
 
@@ -127,7 +132,7 @@ class TerminateOnNaN(Callback):
         self.message = (f"TerminateOnNaN: batch {batch} gave loss {loss}; training stopped, "
                         f"the weights are those after the last finite step")
         print(self.message)
-        return True  # skip this update: it would write NaNs into the weights
+        return True  # handled: fit stops without an error
 
 
 class LambdaCallback(Callback):

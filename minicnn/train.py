@@ -40,7 +40,7 @@ def loss_and_output(model, x, y, training):
 def train_step(model, x, y, skip_if=None):
     """One step of gradient descent on a batch. Returns (loss, output scores).
 
-    skip_if(loss) -> bool: called before the update; True skips it (TerminateOnNaN).
+    skip_if(loss) -> bool: called before the update; True skips it (fit skips NaN/inf losses).
     """
     keep_freed_memory()  # reuse last batch's buffers (see minicnn/memory.py)
     # The conv op runs its own worker per core; BLAS threads left spinning by
@@ -70,6 +70,30 @@ def _probabilities_grad(model, logits, y):
     p = np.exp(z - z.max(axis=-1, keepdims=True))
     p /= p.sum(axis=-1, keepdims=True)
     return model.loss.value_and_grad(p, y)[1].astype(logits.dtype, copy=False)  # the unfused gradient
+
+
+def nonfinite_loss_message(model, loss, epoch, epochs, batch, n_batches, xb, yb) -> str:
+    """Why fit stopped at a NaN/inf loss: where, and whether the data or the weights are to blame."""
+    causes = []
+    bad_x = int(np.size(xb) - np.count_nonzero(np.isfinite(xb)))
+    if bad_x:
+        rows = np.flatnonzero(~np.isfinite(np.asarray(xb).reshape(len(xb), -1)).all(axis=1))
+        causes.append(f"the inputs hold {bad_x} non-finite values (NaN/inf), in {len(rows)} of the batch's "
+                      f"{len(xb)} samples: clean the data first (np.isfinite(x).all(axis=tuple(range(1, x.ndim))) "
+                      f"marks the good samples)")
+    y_arr = np.asarray(yb)
+    if y_arr.dtype.kind == "f" and not np.isfinite(y_arr).all():
+        causes.append("the labels hold non-finite values (NaN/inf)")
+    bad_w = [name for name, p in model.named_parameters().items() if not np.isfinite(p.value).all()]
+    if bad_w:
+        causes.append(f"the weights hold non-finite values ({', '.join(bad_w)})")
+    if not causes:
+        causes.append("the inputs, labels and weights are all finite, so the values overflowed inside the "
+                      "network: lower the learning rate, or scale the inputs (x / 255 for pixels)")
+    return (f"fit: the loss is {loss} at epoch {epoch + 1}/{epochs}, batch {batch + 1}/{n_batches}; "
+            + "; ".join(causes) + ". Training stopped before that batch's update: the weights are those after the "
+            "last finite step, model.history holds the epochs finished (pass callbacks=[TerminateOnNaN()] to "
+            "stop without an error, as Keras does).")
 
 
 def _check_xy(model, x, y, what):
@@ -171,10 +195,15 @@ def fit(model, x, y=None, epochs=1, batch_size=32, validation_split=0.0, validat
                 xb = xb.astype(np.float32)
             if augment is not None:
                 xb = np.asarray(augment(xb), dtype=np.float32)  # training batches only
-            skip = lambda loss, b=b: (not np.isfinite(loss)) and any(cb.on_nonfinite_loss(b, loss) for cb in cbs)
-            loss, out = train_step(model, xb, yb, skip_if=skip)
-            if model.stop_training and not np.isfinite(loss):
-                break
+            # a NaN/inf loss would write NaNs into every weight: never apply its update
+            loss, out = train_step(model, xb, yb, skip_if=lambda loss: not np.isfinite(loss))
+            if not np.isfinite(loss):
+                if any(cb.on_nonfinite_loss(b, loss) for cb in cbs):
+                    if model.stop_training:  # TerminateOnNaN: stop quietly, as in Keras
+                        break
+                    continue
+                bar.close()
+                raise FloatingPointError(nonfinite_loss_message(model, loss, epoch, epochs, b, len(batches), xb, yb))
             k = len(xb)
             total_loss += loss * k
             seen += k
