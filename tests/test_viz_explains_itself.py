@@ -348,3 +348,24 @@ def test_report_figures_carry_titles_labels_and_scales(sign):
     am = image_panels(figures["activation_maximization.png"][1])
     assert [ax.get_title().split("\n")[0] for ax in am] == ["class cat", "class dog", "class frog"]
     assert "accuracy" in figures["confusion_matrix.png"][1].get_suptitle()
+
+
+# ---------------------------------------------------------------------------
+# the README's "look inside" example runs as written
+# ---------------------------------------------------------------------------
+def test_readme_look_inside_example_runs(tmp_path, monkeypatch):
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Look inside a trained model", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    # the tour's CIFAR-10 model, smaller (16x16 images, 4 filters: quick), with the names the example uses
+    model = mc.Sequential([mc.Input((16, 16, 3)), mc.Conv2D(4, 3, padding="same", name="conv2d"), mc.ReLU(),
+                           mc.MaxPool2D(2), mc.Flatten(), mc.Dense(10, activation="softmax", name="dense")], seed=0)
+    rng = np.random.default_rng(0)
+    namespace = {"model": model, "x_test": rng.integers(0, 256, (8, 16, 16, 3), dtype=np.uint8),
+                 "y_test": rng.integers(0, 10, (8, 1))}  # (N, 1) labels, as keras.datasets gives them
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "activations.png", "class_images.png", "filters.png", "grad_cam.png", "saliency.png"]
+    assert namespace["labels"][0].startswith("true ") and namespace["cam"].shape == (6, 8, 8)
