@@ -14,6 +14,18 @@ from .ops.loss import (cross_entropy_backward, cross_entropy_forward, softmax_cr
                        softmax_cross_entropy_forward)
 
 
+def check_label_dtype(y, owner: str) -> None:
+    """Labels must be numbers: class names ("cat", "dog") get an error showing how to map them."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "USO":
+        return
+    examples = [str(v) for v in list(dict.fromkeys(y.ravel().tolist()))[:3]]
+    what = "text" if y.dtype.kind in "US" else f"dtype {y.dtype}"
+    raise ValueError(f"{owner}: labels must be integers 0..K-1 (or one-hot rows), got {what} labels such as "
+                     f"{examples}. Map class names to integers first: "
+                     f"classes, y_int = np.unique(y, return_inverse=True) (classes[k] is the name of class k)")
+
+
 class Loss(ABC):
     name = "loss"
     #: whether a final softmax can be fused with this loss
@@ -44,12 +56,14 @@ class CategoricalCrossentropy(Loss):
     def value_and_grad(self, y_pred, y_true):
         if y_pred.ndim != 2:
             raise ValueError(f"{self.name}: model output must be (N, classes), got {y_pred.shape}")
+        check_label_dtype(y_true, self.name)
         if self.from_logits:
             return self.from_logits_value_and_grad(y_pred, y_true)
         value, cache = cross_entropy_forward(y_pred, y_true, sparse=self.sparse)
         return value, cross_entropy_backward(cache)
 
     def from_logits_value_and_grad(self, z, y_true):
+        check_label_dtype(y_true, self.name)
         value, cache = softmax_cross_entropy_forward(z, y_true, sparse=self.sparse)
         return value, softmax_cross_entropy_backward(cache)
 

@@ -6,13 +6,14 @@ forward, loss, gradient of the loss, backward, optimizer update.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from . import metrics as metrics_mod
 from .callbacks import Callback, History
-from .losses import CategoricalCrossentropy
+from .losses import CategoricalCrossentropy, check_label_dtype
 from .memory import keep_freed_memory
 from .ops.conv import single_threaded_blas
 
@@ -99,6 +100,7 @@ def nonfinite_loss_message(model, loss, epoch, epochs, batch, n_batches, xb, yb)
 def _check_xy(model, x, y, what):
     x = np.asarray(x)
     y = np.asarray(y)
+    check_label_dtype(y, what)
     if len(x) != len(y):
         raise ValueError(f"{what}: x has {len(x)} samples but y has {len(y)}")
     if len(x) == 0:
@@ -106,6 +108,67 @@ def _check_xy(model, x, y, what):
     if x.dtype.kind in "iub" or x.dtype == np.float64:
         x = x.astype(np.float32)
     return x, y
+
+
+def _check_against_model(model, x, y, what):
+    """Raise a ValueError starting with ``what`` if x does not fit the model's input or y its loss.
+
+    Checked once before training, on the whole arrays, so the message shows
+    the real shapes (not one batch's) and says which data is wrong.
+    """
+    try:
+        model._prepare_inputs(x[:1])
+        out_shape = model.output_shape
+        if all(d is not None for d in out_shape[1:]):
+            k = out_shape[-1]
+            model.loss.value_and_grad(np.full((len(y),) + tuple(out_shape[1:]), 1.0 / k), y)
+    except ValueError as err:
+        raise ValueError(f"{what} does not fit the model: {err}") from None
+
+
+def _check_validation_data(model, validation_data):
+    """validation_data: a pair (x_val, y_val) or a loader -> checked arrays (or the loader)."""
+    if validation_data is None or _is_loader(validation_data, None):
+        return validation_data
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        got = (f"{len(validation_data)} elements" if isinstance(validation_data, (tuple, list))
+               else type(validation_data).__name__)
+        extra = (" (Keras' third element, sample weights, is not supported)"
+                 if isinstance(validation_data, (tuple, list)) and len(validation_data) == 3 else "")
+        raise ValueError(f"fit: validation_data must be a pair (x_val, y_val) or a loader, got {got}{extra}")
+    x_val, y_val = _check_xy(model, validation_data[0], validation_data[1], "fit: validation_data")
+    _check_against_model(model, x_val, y_val, "fit: validation_data (x_val, y_val)")
+    return x_val, y_val
+
+
+def _first_layer(model):
+    return model.nodes[0].layer if model.nodes else (model.layers[0] if model.layers else None)
+
+
+def warn_if_raw_pixels(model, x, dtype) -> bool:
+    """Warn when x looks like pixels left at 0..255 entering a Conv2D/Dense; -> whether it warned.
+
+    Glorot-initialised weights expect inputs of order 1: pixels up to 255
+    give huge activations and a loss that hardly falls (a loss of ~143 was seen).
+    Raw pixels: integers above 1, or non-negative floats above 1.5.
+    """
+    from .layers import Conv2D, Dense
+    first = _first_layer(model)
+    if not isinstance(first, (Conv2D, Dense)) or np.size(x) == 0:
+        return False
+    x = np.asarray(x)
+    finite = x[np.isfinite(x)] if x.dtype.kind == "f" else x  # NaNs are fit's other message
+    if finite.size == 0:
+        return False
+    top = float(finite.max())
+    # Pixels are never negative; standardised inputs (x - mean) / std are, and
+    # legitimately exceed 1.5, so they are not taken for raw pixels.
+    if top <= (1.0 if np.dtype(dtype).kind in "iub" else 1.5) or float(finite.min()) < 0:
+        return False
+    warnings.warn(f"fit: the inputs go up to {top:g} (dtype {np.dtype(dtype)}): if they are pixels, scale them "
+                  f"to 0..1 first, x / 255 (the first layer, {first.name} ({type(first).__name__}), is "
+                  f"initialised for inputs of order 1; 0..255 pixels train badly)", UserWarning, stacklevel=4)
+    return True
 
 
 def _batches(n, batch_size, order=None):
@@ -160,6 +223,7 @@ def fit(model, x, y=None, epochs=1, batch_size=32, validation_split=0.0, validat
     else:
         if y is None:
             raise ValueError("fit: y is missing (give arrays x, y or a loader of (x_batch, y_batch))")
+        given_dtype = np.asarray(x).dtype
         x, y = _check_xy(model, x, y, "fit")
         if validation_split and validation_data is None:
             # Keras: the validation samples are the *last* ones, taken before shuffling.
@@ -169,7 +233,10 @@ def fit(model, x, y=None, epochs=1, batch_size=32, validation_split=0.0, validat
             validation_data = (x[-n_val:], y[-n_val:])
             x, y = x[:-n_val], y[:-n_val]
         model._ensure_built_for(x[:1])
+        _check_against_model(model, x, y, "fit: the training data (x, y)")
+        warn_if_raw_pixels(model, x, given_dtype)
         batches = _ArrayBatches(x, y, batch_size, shuffle, rng)
+    validation_data = _check_validation_data(model, validation_data) if model.built else validation_data
 
     history = History()
     cbs = [history] + list(callbacks)
@@ -183,6 +250,7 @@ def fit(model, x, y=None, epochs=1, batch_size=32, validation_split=0.0, validat
     for cb in cbs:
         cb.on_train_begin()
 
+    loader_unchecked = _is_loader(x, y)
     for epoch in range(initial_epoch, epochs):
         for cb in cbs:
             cb.on_epoch_begin(epoch)
@@ -191,6 +259,11 @@ def fit(model, x, y=None, epochs=1, batch_size=32, validation_split=0.0, validat
                    leave=True, file=sys.stdout, dynamic_ncols=True, unit="batch")
         for b, (xb, yb) in enumerate(batches):
             xb = np.asarray(xb)
+            if loader_unchecked:  # a loader's data is seen batch by batch: check the first one
+                model._ensure_built_for(xb[:1])
+                warn_if_raw_pixels(model, xb, xb.dtype)
+                validation_data = _check_validation_data(model, validation_data)
+                loader_unchecked = False
             if xb.dtype != np.float32:
                 xb = xb.astype(np.float32)
             if augment is not None:
@@ -290,6 +363,8 @@ def _as_model_dtype(model, x):
 
 def predict(model, x, batch_size=32, verbose=0):
     """Model outputs for x, computed in batches; no caches kept. -> (N, ...)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"predict: batch_size must be a positive int, got {batch_size!r}")
     x = np.asarray(x)
     model._ensure_built_for(x[:1])
     x = _as_model_dtype(model, x)

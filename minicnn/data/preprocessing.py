@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..losses import check_label_dtype
 from . import _checks as chk
 
 
@@ -75,6 +76,7 @@ def to_categorical(y, num_classes: int | None = None, dtype=np.float32) -> np.nd
     ``0 .. num_classes - 1``; anything else is a ``ValueError`` that shows it.
     """
     y = np.asarray(y)
+    check_label_dtype(y, "to_categorical")  # class names: say how to map them to integers
     if y.ndim == 2 and y.shape[1] == 1:  # Keras-style (N, 1) labels
         y = y[:, 0]
     if y.ndim != 1:

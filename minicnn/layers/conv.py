@@ -44,7 +44,10 @@ class Conv2D(WeightedLayer):
         _, h, w, _ = input_shape
         if h is None or w is None:
             return (None, None, None, self.filters)
-        _, (oh, ow) = resolve_padding_2d((h, w), self.kernel_size, self.strides, self.padding)
+        try:
+            _, (oh, ow) = resolve_padding_2d((h, w), self.kernel_size, self.strides, self.padding)
+        except ValueError as err:  # e.g. a 5x5 window on a 3x3 input: name the layer
+            raise ValueError(f"{self.name} (Conv2D): {err}") from None
         return (None, oh, ow, self.filters)
 
     def _forward(self, x, training, logits=False):
