@@ -319,6 +319,7 @@ def test_report_figures_carry_titles_labels_and_scales(sign):
     for filename, (heading, fig) in figures.items():
         assert fig.get_suptitle().strip() and heading, filename
         assert texts_outside(fig) == [], filename
+        assert overlapping_panel_titles(fig) == [], filename
 
     examples = x[example_indices(y, 3)]
     pred = ins.predicted_classes(model, examples)
