@@ -157,13 +157,13 @@ def warn_if_raw_pixels(model, x, dtype) -> bool:
     if not isinstance(first, (Conv2D, Dense)) or np.size(x) == 0:
         return False
     x = np.asarray(x)
-    finite = x[np.isfinite(x)] if x.dtype.kind == "f" else x  # NaNs are fit's other message
-    if finite.size == 0:
+    # fmax/fmin skip NaNs without copying the data set (NaN/inf get fit's NaN message instead)
+    top, low = float(np.fmax.reduce(x, axis=None)), float(np.fmin.reduce(x, axis=None))
+    if not np.isfinite(top):
         return False
-    top = float(finite.max())
     # Pixels are never negative; standardised inputs (x - mean) / std are, and
     # legitimately exceed 1.5, so they are not taken for raw pixels.
-    if top <= (1.0 if np.dtype(dtype).kind in "iub" else 1.5) or float(finite.min()) < 0:
+    if top <= (1.0 if np.dtype(dtype).kind in "iub" else 1.5) or low < 0:
         return False
     warnings.warn(f"fit: the inputs go up to {top:g} (dtype {np.dtype(dtype)}): if they are pixels, scale them "
                   f"to 0..1 first, x / 255 (the first layer, {first.name} ({type(first).__name__}), is "
