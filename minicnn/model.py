@@ -381,7 +381,7 @@ class Model:
         save_weights(self, path)
 
     def load_weights(self, path, skip_mismatch=False):
-        """Copy weights from a file written by ``save`` into this model, layer by layer in order.
+        """Copy weights from a file written by ``save`` or ``save_weights`` into this model, layer by layer in order.
 
         Layers are matched by position among the layers that have parameters,
         so a model rebuilt with other names loads fine. ``skip_mismatch``:
