@@ -97,7 +97,7 @@ def write_keras_h5(path, spec, weights, under_model_weights=False, keras3_names=
             group = root.create_group(name)
             suffix = "" if keras3_names else ":0"
             wnames = [f"{name}/{p}{suffix}" for p in params]
-            group.attrs["weight_names"] = np.array([w.encode("utf8") for w in wnames], dtype="S")
+            group.attrs["weight_names"] = [w.encode("utf8") for w in wnames]  # as Keras: [] if no weights
             for w, p in zip(wnames, params):
                 group.create_dataset(w, data=weights[name][p])
     return path
