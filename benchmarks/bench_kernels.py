@@ -19,6 +19,13 @@ Reported: median time (and min) over the repeats, GFLOP/s (forward:
 2*N*OH*OW*F*KH*KW*C flops; backward twice that: dx and dW), the column buffer
 minicnn allocates (vs the full im2col matrix it avoids), and the peak memory
 one forward+backward allocates (tracemalloc; numpy reports its buffers to it).
+
+The comparison is also drawn (``--figure``, default ``benchmarks/kernels.png``,
+beside benchmarks/README.md): per course layer, forward and backward, the
+reference / NumPy / Numba / PyTorch times on a log scale. The reference
+backend (pure Python loops) is timed on ``--reference-images`` images per
+layer and scaled to the batch (its cost is the same for every image); the
+figure says so, and states the machine, the date and the load average.
 """
 from __future__ import annotations
 
@@ -183,6 +190,85 @@ def bench_pool(label, N, H, W, C, backends, repeats, rng, rows, totals):
         totals["torch"] = totals.get("torch", 0.0) + tf[0] + tb[0]
 
 
+def bench_reference(layers, pools, images, batch, repeats, rng):
+    """Reference backend (pure Python loops) per layer: {label: (forward ms, backward ms)} for ``batch``.
+
+    Timed on ``images`` images and multiplied by batch / images: a loop over
+    every output element costs the same for every image (checked against the
+    numba result first, on the same images).
+    """
+    out = {}
+    scale = batch / images
+    for label, H, W, C, F in layers:
+        x = rng.standard_normal((images, H, W, C)).astype(np.float32)
+        w = (rng.standard_normal((3, 3, C, F)) / np.sqrt(9 * C)).astype(np.float32)
+        dy = rng.standard_normal((images, H, W, F)).astype(np.float32)
+        with kernels.using("numba"):
+            y_fast, _ = conv2d_forward(x, w, None, 1, "same")
+        with kernels.using("reference"):
+            y, cache = conv2d_forward(x, w, None, 1, "same")
+            np.testing.assert_allclose(y, y_fast, rtol=1e-4, atol=1e-4)
+            tf = timeit(lambda: conv2d_forward(x, w, None, 1, "same"), repeats)
+            tb = timeit(lambda: conv2d_backward(dy, cache), repeats)
+        out[label] = (tf[0] * scale, tb[0] * scale)
+    for label, H, W, C in pools:
+        x = rng.permutation(images * H * W * C).reshape(images, H, W, C).astype(np.float32)
+        dy = rng.standard_normal((images, H // 2, W // 2, C)).astype(np.float32)
+        with kernels.using("reference"):
+            _y, cache = maxpool2d_forward(x)
+            tf = timeit(lambda: maxpool2d_forward(x), repeats)
+            tb = timeit(lambda: maxpool2d_backward(dy, cache), repeats)
+        out[label] = (tf[0] * scale, tb[0] * scale)
+    return out
+
+
+BACKEND_STYLE = {  # name -> (legend label, colour)
+    "reference": ("reference (pure Python loops)", "#999999"),
+    "numpy": ("NumPy (vectorised)", "#4C72B0"),
+    "numba": ("Numba (compiled loops, default)", "#DD8452"),
+    "torch": ("PyTorch 2 threads", "#55A868"),
+}
+
+
+def draw_figure(rows, reference, path, conditions, images, batch):
+    """Grouped bars, one group per layer, one bar per backend; forward and backward panels.
+
+    rows: the table rows (label, backend, (median, min) fwd, (median, min) bwd, ...);
+    reference: {label: (fwd ms, bwd ms)} scaled to the batch; conditions: the
+    subtitle (machine, date, load). Returns the matplotlib Figure (also saved to ``path``).
+    """
+    from matplotlib.figure import Figure  # no pyplot: works without a display
+
+    labels = list(dict.fromkeys(r[0] for r in rows))
+    times = {(r[0], r[1]): (r[2][0], r[3][0]) for r in rows}
+    for label, t in reference.items():
+        times[(label, "reference")] = t
+    backends = [b for b in BACKEND_STYLE if any((l, b) in times for l in labels)]
+    fig = Figure(figsize=(12, 7.5), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True)
+    width = 0.8 / len(backends)
+    xs = np.arange(len(labels))
+    for panel, (ax, which) in enumerate(zip(axes, ("forward", "backward"))):
+        for k, name in enumerate(backends):
+            values = [times.get((l, name), (np.nan, np.nan))[panel] for l in labels]
+            legend, colour = BACKEND_STYLE[name]
+            if name == "reference":
+                legend += f", timed on {images} image(s) x {batch // images}"
+            ax.bar(xs + (k - (len(backends) - 1) / 2) * width, values, width, label=legend, color=colour)
+        ax.set_yscale("log")
+        ax.set_ylabel(f"{which} ms per batch of {batch}\n(log scale, lower is faster)")
+        ax.set_title(f"{which} pass", loc="left", fontsize=10)
+        ax.grid(axis="y", which="both", alpha=0.3)
+    axes[1].set_xticks(xs, [l.replace(" ", "\n", 1) for l in labels], fontsize=8)
+    missing = "" if "torch" in backends else "  PyTorch not installed: no PyTorch bars."
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=len(backends), fontsize=8)  # off the bars
+    fig.suptitle("minicnn kernel backends on the course's conv and max-pool layers "
+                 f"(3x3 same / 2x2, float32, batch {batch})\n{conditions}{missing}", fontsize=10)
+    fig.savefig(path, dpi=110)
+    return fig
+
+
 def fmt_row(r):
     label, name, tf, tb, gflop, buf, peak = r
     if gflop:
@@ -199,6 +285,11 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--quick", action="store_true", help="3 repeats")
     parser.add_argument("--backends", default="numba,numpy", help="comma-separated, besides the tiny reference run")
+    parser.add_argument("--figure", default=str(Path(__file__).resolve().parent / "kernels.png"),
+                        help="where to save the comparison figure (PNG; default benchmarks/kernels.png); "
+                             "'' for none")
+    parser.add_argument("--reference-images", type=int, default=1,
+                        help="images per layer the reference backend is timed on, then scaled to the batch")
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else args.repeats
     backends = [b for b in args.backends.split(",") if b]
@@ -210,7 +301,9 @@ def main(argv=None):
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    print(f"# bench_kernels  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    started = time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"# bench_kernels  {started}")
     print(f"CPU: {cpu}, {os.cpu_count()} cores; numpy {np.__version__}; "
           f"torch {torch.__version__ if torch else 'not installed'}; batch {args.batch}, "
           f"{repeats} repeats; minicnn conv workers {conv_op.WORKERS}, chunk {conv_op.CHUNK_BYTES / 2**20:.0f} MiB")
@@ -247,7 +340,16 @@ def main(argv=None):
     with kernels.using("numba"):
         tn = timeit(lambda: conv2d_forward(x, w, None, 1, "same"), 3)
     print(f"\nreference backend (pure Python), tiny conv 2x8x8x3->4: forward {tf[0]:.1f} ms "
-          f"(numba: {tn[0]:.2f} ms); too slow to time at batch 128.")
+          f"(numba: {tn[0]:.2f} ms); too slow to time at batch {args.batch}.")
+
+    if args.figure:
+        images = max(1, min(args.reference_images, args.batch))
+        reference = bench_reference(CONV_LAYERS, PW09_POOLS, images, args.batch, min(repeats, 3), rng)
+        load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        conditions = (f"{cpu}, {os.cpu_count()} cores; {started}; load average {load_before:.1f} at the start, "
+                      f"{load_after:.1f} at the end; median of {repeats} repeats")
+        draw_figure(rows, reference, args.figure, conditions, images, args.batch)
+        print(f"\nfigure: {args.figure} (reference times: {images} image(s) per layer, x {args.batch / images:g})")
 
 
 if __name__ == "__main__":

@@ -160,13 +160,17 @@ def main():
     x = rng.random((args.batch, 32, 32, 3), dtype=np.float32)
     y = rng.integers(0, 10, args.batch)
     print(f"batch {args.batch}, float32, {args.threads} threads, kernels={args.kernels}, "
-          f"torch {'absent' if torch is None else torch.__version__}, {args.repeats} repeats (median)")
+          f"torch {torch.__version__ if torch else 'not installed (no PyTorch column: pip install torch)'}, "
+          f"{args.repeats} repeats (median)")
     print("| net | minicnn ms | minicnn max ms | PyTorch ms | ratio |")
     print("|---|---|---|---|---|")
     for name, spec in (("PW09", pw09()), ("tiny VGG", tiny_vgg()), ("tiny VGG + BN", tiny_vgg_bn())):
         r = bench(name, spec, x, y)
-        print(f"| {r['net']} | {r['minicnn_ms']:.1f} | {r['minicnn_max_ms']:.1f} | "
-              f"{r.get('torch_ms', float('nan')):.1f} | {r.get('ratio', float('nan')):.2f} |")
+        if "torch_ms" in r:
+            theirs = f"{r['torch_ms']:.1f} | {r['ratio']:.2f}"
+        else:  # no number to compare with: say why instead of printing nan
+            theirs = "PyTorch not installed | -"
+        print(f"| {r['net']} | {r['minicnn_ms']:.1f} | {r['minicnn_max_ms']:.1f} | {theirs} |")
         sys.stdout.flush()
 
 
