@@ -349,6 +349,9 @@ def main(argv=None):
         conditions = (f"{cpu}, {os.cpu_count()} cores; {started}; load average {load_before:.1f} at the start, "
                       f"{load_after:.1f} at the end; median of {repeats} repeats")
         draw_figure(rows, reference, args.figure, conditions, images, args.batch)
+        print(f"\nreference backend, {images} image(s) per layer scaled to batch {args.batch} (ms):")
+        for label, (t_fwd, t_bwd) in reference.items():
+            print(f"- {label}: forward {t_fwd:.0f}, backward {t_bwd:.0f}")
         print(f"\nfigure: {args.figure} (reference times: {images} image(s) per layer, x {args.batch / images:g})")
 
 
