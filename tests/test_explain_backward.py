@@ -300,3 +300,16 @@ def test_every_number_in_a_trace_line_recomputes_its_value():
             assert total == float(m.group(2)), line
             checked += 1
     assert checked == 9 + 16  # one line per dW entry and per dx entry (db's terms are not products)
+
+
+def test_text_file_with_dy_per_filter(tmp_path, capsys):
+    case = tmp_path / "case.txt"
+    case.write_text("x: 1 2 0; 0 1 3; 2 2 1\nw.a.0: 1 0; 0 1\nw.b.0: 0 1; 1 0\n"
+                    "dy.a: 1 0; 0 0\ndy.b: 0 0; 0 2\n")
+    assert run_cli([str(case), "--backward"]) == 0
+    out = capsys.readouterr().out
+    x = np.array([[1, 2, 0], [0, 1, 3], [2, 2, 1]], float)
+    t = explain.backward_trace_from_spec(explain.load_trace_text(case))
+    np.testing.assert_array_equal(t.dw[:, :, 0, 0], x[0:2, 0:2])      # only dy[0,0] of filter a is 1
+    np.testing.assert_array_equal(t.dw[:, :, 0, 1], 2 * x[1:3, 1:3])  # only dy[1,1] of filter b is 2
+    assert "dW[0,0,0,1] = x[0,0]*dy[0,0,1] + x[0,1]*dy[0,1,1] + x[1,0]*dy[1,0,1] + x[1,1]*dy[1,1,1]" in out

@@ -301,6 +301,9 @@ def add_trace_conv_arguments(parser: argparse.ArgumentParser) -> None:
         "      true convolution: the kernel is flipped before it slides\n"
         "  minicnn trace-conv my_case.txt\n"
         "      a text file: lines such as 'x.R: 2 1 0 2; 2 0 1 2; ...', 'w.Filter1.R: 1 1; 0 0', 'b: 1 -1'\n"
+        "  minicnn trace-conv --x \"1 2 3 4 5\" --w \"1 0 -1\" --stride 2 --padding 1 --backward --dy \"1 2 3\"\n"
+        "      the backward pass: every term of dW, dx and db, dx as a full convolution, and the\n"
+        "      engine's conv2d_backward on the same numbers (dy defaults to all ones)\n"
         "every output value is printed as window * kernel products + bias, with the output-size\n"
         "formula (numbers substituted) first. Exit code 2 on bad input."
     )
