@@ -161,7 +161,8 @@ def test_several_channels_and_filters_labels_and_markdown():
 
 
 def test_bad_dy_and_mode():
-    with pytest.raises(ValueError, match=r"dy must have the shape of the output, \(OH, OW\) = \(2, 2\).*got dy.shape=\(3,\)"):
+    with pytest.raises(ValueError,
+                       match=r"dy must have the shape of the output, \(OH, OW\) = \(2, 2\).*got dy.shape=\(3,\)"):
         conv2d_backward_trace(np.ones((3, 3)), np.ones((2, 2)), dy=[1, 2, 3])
     with pytest.raises(ValueError, match=r"\(OH, OW, F\) = \(2, 2, 2\)"):
         conv2d_backward_trace(np.ones((3, 3)), np.ones((2, 2, 1, 2)), dy=np.ones((2, 2)))
