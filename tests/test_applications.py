@@ -445,7 +445,8 @@ def test_decode_predictions(data_root, monkeypatch):
     preds[0, [7, 500, 3]] = [0.5, 0.3, 0.2]
     preds[1, 999] = 1.0
     got = decode_predictions(preds, top=3)
-    assert got[0] == [("n00000007", "class_7", 0.5), ("n00000500", "class_500", 0.3), ("n00000003", "class_3", 0.2)]
+    assert got[0] == [("n00000007", "class_7", 0.5), ("n00000500", "class_500", 0.3),
+                      ("n00000003", "class_3", 0.2)]
     assert got[1][0] == ("n00000999", "class_999", 1.0) and len(got[1]) == 3
     with pytest.raises(ValueError, match=r"decode_predictions: expected .* \(N, 1000\), got shape \(2, 10\)"):
         decode_predictions(np.zeros((2, 10)))

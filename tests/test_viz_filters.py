@@ -32,10 +32,13 @@ def test_scaling_is_per_filter_not_per_channel():
 def test_rgb_filters_figure(tmp_path):
     kernel = np.random.default_rng(1).standard_normal((7, 7, 3, 64))
     fig = viz.rgb_filters(kernel, channel_order="bgr", title="conv1", path=tmp_path / "f.png")
-    assert len(fig.axes) == 64
+    assert len(fig.axes) == 64 and fig.axes[5].get_title() == "f5"
+    assert fig.get_suptitle() == "conv1"
+    assert "each filter scaled on its own" in fig.get_supxlabel() and "BGR" in fig.get_supxlabel()
     np.testing.assert_allclose(fig.axes[5].images[0].get_array(), viz.filters_as_rgb(kernel, "bgr")[5])
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(viz.rgb_filters(kernel, max_filters=10).axes) == 10
+    ten = viz.rgb_filters(kernel, max_filters=10)
+    assert len(ten.axes) == 10 and ten.get_suptitle() == "first-layer filters 7x7 as colour images: 10 of 64"
 
 
 @pytest.mark.parametrize("kernel,order,match", [

@@ -17,7 +17,7 @@ from typing import Optional
 
 import numpy as np
 
-from .figures import finish, panel_grid, show_image
+from .figures import add_note, finish, panel_grid, show_image
 
 __all__ = ["filters_as_rgb", "rgb_filters"]
 
@@ -51,14 +51,22 @@ def rgb_filters(kernel, channel_order: str = "rgb", ncols: int = 8, max_filters:
 
     kernel: (KH, KW, 3, F), e.g. ``ResNet50(...).get_layer("conv1_conv").params["kernel"].value``
     (7x7x3x64: an 8x8 grid). channel_order: "bgr" for Keras' ImageNet ResNet50.
-    max_filters: show only the first ones. Returns the figure; saves a PNG at ``path``.
+    max_filters: show only the first ones. title: default "first-layer filters KHxKW as
+    colour images: F of F"; a note under the panels says how they were scaled.
+    Returns the figure; saves a PNG at ``path``.
     """
     images = filters_as_rgb(kernel, channel_order)
     n = len(images) if max_filters is None else min(max_filters, len(images))
     if n < 1:
         raise ValueError(f"rgb_filters: no filters to show (kernel shape {np.shape(kernel)}, "
                          f"max_filters={max_filters})")
+    _, kh, kw, _ = images.shape
+    if title is None:
+        title = f"first-layer filters {kh}x{kw} as colour images: {n} of {len(images)}"
     fig, axes = panel_grid(n, ncols, panel_size=0.9, title=title)
     for f, ax in enumerate(axes):
-        show_image(ax, images[f], f"{f}")
+        show_image(ax, images[f], f"f{f}")
+    add_note(fig, "each filter scaled on its own, one range for its R, G and B weights: black = its "
+                  "smallest weight, white = its largest" + (" (kernel in BGR order, shown as RGB)"
+                                                            if channel_order == "bgr" else ""))
     return finish(fig, path)
