@@ -18,6 +18,7 @@
 # notebook (jupytext). Every number in the report comes from this run.
 
 # %%
+import matplotlib
 import numpy as np
 
 import minicnn as mc
@@ -222,6 +223,7 @@ else:
 best_group = runs[best_name]
 model = best_group.model()
 conv_layers = [l for l in model.layers if isinstance(l, mc.Conv2D)]
+lab.answer("ex2-network", best_group.exercise)
 
 
 def filter_mosaic(kernel, title):
@@ -236,7 +238,8 @@ def filter_mosaic(kernel, title):
     mosaic = cell.transpose(0, 2, 1, 3).reshape(c_in * (kh + 1), f * (kw + 1))
     fig = new_figure(0.28 * f + 1.0, 0.28 * c_in + 1.0)
     ax = fig.add_subplot()
-    ax.imshow(mosaic, cmap="gray", interpolation="nearest")
+    gray = matplotlib.colormaps["gray"].with_extremes(bad="#5b7db1")  # blue gaps: not a weight
+    ax.imshow(mosaic, cmap=gray, interpolation="nearest")
     ax.set_xticks(np.arange(0, f, 4) * (kw + 1) + kw / 2 - 0.5, np.arange(0, f, 4))
     ax.set_yticks(np.arange(0, c_in, 4) * (kh + 1) + kh / 2 - 0.5, np.arange(0, c_in, 4))
     ax.set_xlabel("filter (output channel)")
