@@ -52,3 +52,164 @@ def pw09_cnn(input_shape=None, reduced=False, seed=0):
         mc.Conv2D(f, 3, padding="same", name="conv3"), mc.ReLU(name="relu3"), mc.MaxPool2D(2, name="pool2"),
         mc.Flatten(name="flatten"), mc.Dense(10, activation="softmax", name="dense"),
     ], name="pw09_cnn", seed=seed)
+
+
+# ---------------------------------------------------------------- tiny VGG (seed 002)
+def _vgg_block(x, filters, block, batchnorm=False, pool=True):
+    """[Conv2D(3x3, same) (+ BatchNorm) + ReLU] x 2, then MaxPool(2): one VGG block."""
+    for i in (1, 2):
+        x = mc.Conv2D(filters, 3, padding="same", name=f"block{block}_conv{i}")(x)
+        if batchnorm:  # after the convolution, before the activation (question 13)
+            x = mc.BatchNormalization(name=f"block{block}_bn{i}")(x)
+        x = mc.ReLU(name=f"block{block}_relu{i}")(x)
+    return mc.MaxPool2D(2, name=f"block{block}_pool")(x) if pool else x
+
+
+def _vgg(name, widths, batchnorm, input_shape, reduced, seed):
+    if reduced:
+        widths, shape, units = tuple(max(2, w // 16) for w in widths), (8, 8, 3), 6
+    else:
+        shape, units = (32, 32, 3), 128
+    inputs = mc.Input(input_shape or shape, name="image")
+    x = inputs
+    for b, w in enumerate(widths, start=1):
+        x = _vgg_block(x, w, b, batchnorm)
+    x = mc.Flatten(name="flatten")(x)
+    x = mc.Dense(units, activation="relu", name="fc1")(x)
+    return mc.Model(inputs, mc.Dense(10, activation="softmax", name="predictions")(x), name=name, seed=seed)
+
+
+@architecture
+def tiny_vgg(input_shape=None, reduced=False, seed=0):
+    """Two VGG blocks (32, then 64 filters), Flatten, Dense(128, ReLU), Dense(10, softmax): 591,274 parameters."""
+    return _vgg("tiny_vgg", (32, 64), False, input_shape, reduced, seed)
+
+
+@architecture
+def tiny_vgg_bn(input_shape=None, reduced=False, seed=0):
+    """tiny_vgg with BatchNormalization after each convolution, before its ReLU (question 13)."""
+    return _vgg("tiny_vgg_bn", (32, 64), True, input_shape, reduced, seed)
+
+
+@architecture
+def tiny_vgg_3blocks(input_shape=None, reduced=False, seed=0):
+    """tiny_vgg with a third block of 128 filters (question 14)."""
+    return _vgg("tiny_vgg_3blocks", (32, 64, 128), False, input_shape, reduced, seed)
+
+
+def _residual_block(x, filters, block):
+    """conv-relu-conv, plus the block's input (projected by a 1x1 conv when the channel count
+    changes), then the ReLU after the addition, as in ResNet."""
+    shortcut = x
+    y = mc.Conv2D(filters, 3, padding="same", name=f"block{block}_conv1")(x)
+    y = mc.ReLU(name=f"block{block}_relu1")(y)
+    y = mc.Conv2D(filters, 3, padding="same", name=f"block{block}_conv2")(y)
+    if x.shape[-1] != filters:
+        shortcut = mc.Conv2D(filters, 1, name=f"block{block}_projection")(x)
+    y = mc.Add(name=f"block{block}_add")([y, shortcut])
+    return mc.ReLU(name=f"block{block}_out")(y)
+
+
+@architecture
+def tiny_resnet(input_shape=None, reduced=False, seed=0):
+    """Question 15: Conv2D 7x7 (32, same) + BatchNorm + ReLU + MaxPool(2); the two blocks without
+    their pooling and with residual connections; AveragePooling(4) ("global average pooling with
+    pool_size = 4"), Flatten, Dense(128, ReLU), Dense(10, softmax)."""
+    stem, widths, shape, units = (4, (4, 8), (8, 8, 3), 6) if reduced else (32, (32, 64), (32, 32, 3), 128)
+    inputs = mc.Input(input_shape or shape, name="image")
+    x = mc.Conv2D(stem, 7, padding="same", name="stem_conv")(inputs)
+    x = mc.BatchNormalization(name="stem_bn")(x)
+    x = mc.ReLU(name="stem_relu")(x)
+    x = mc.MaxPool2D(2, name="stem_pool")(x)
+    for b, w in enumerate(widths, start=1):
+        x = _residual_block(x, w, b)
+    x = mc.AveragePooling2D(2 if reduced else 4, name="avg_pool")(x)
+    x = mc.Flatten(name="flatten")(x)
+    x = mc.Dense(units, activation="relu", name="fc1")(x)
+    return mc.Model(inputs, mc.Dense(10, activation="softmax", name="predictions")(x), name="tiny_resnet",
+                    seed=seed)
+
+
+# ---------------------------------------------------------------- PW11 (seed 003)
+# Part 1: a CNN on MNIST with three conv layers L1-L3 and a dense part. Few filters per layer
+# (9, 9, 16): part 1 colours every pixel by its most active filter, and a dozen colours can
+# still be told apart where 32 could not. CONV, RELU and MAXP are separate layers, so the
+# lab can read each filter's output after its ReLU (what Keras' Conv2D(activation="relu")
+# returns) and target the pre-activation in activation maximization.
+# Part 3: the same conv layers (same names, so the trained weights load into them), then
+# global average pooling and one Dense softmax layer: the architecture CAM needs.
+def _pw11_features(reduced):
+    """conv1-relu1-pool1-conv2-relu2-pool2-conv3-relu3 on 28x28x1 (the reduced copy: 8x8x1, 2 filters)."""
+    f1, f2, f3 = (2, 2, 2) if reduced else (9, 9, 16)
+    return [mc.Conv2D(f1, 5, padding="same", name="conv1"), mc.ReLU(name="relu1"), mc.MaxPool2D(2, name="pool1"),
+            mc.Conv2D(f2, 5, padding="same", name="conv2"), mc.ReLU(name="relu2"), mc.MaxPool2D(2, name="pool2"),
+            mc.Conv2D(f3, 3, padding="same", name="conv3"), mc.ReLU(name="relu3")]
+
+
+@architecture
+def pw11_cnn(input_shape=None, reduced=False, seed=0):
+    """PW11 part 1: L1 CONV(9, 5x5, same)-RELU-MAXP(2), L2 CONV(9, 5x5, same)-RELU-MAXP(2),
+    L3 CONV(16, 3x3, same)-RELU-MAXP(2), FLATTEN, DENSE(25)-RELU, DENSE(10, softmax).
+
+    28x28x1 -> 28x28x9 -> 14x14x9 -> 14x14x9 -> 7x7x9 -> 7x7x16 -> 3x3x16 -> 144 -> 25 -> 10
+    (234 + 2,034 + 1,312 + 3,625 + 260 = 7,465 parameters).
+    """
+    return mc.Sequential([
+        mc.Input(input_shape or ((8, 8, 1) if reduced else (28, 28, 1))),
+        *_pw11_features(reduced), mc.MaxPool2D(2, name="pool3"),
+        mc.Flatten(name="flatten"), mc.Dense(3 if reduced else 25, name="fc1"), mc.ReLU(name="relu4"),
+        mc.Dense(10, activation="softmax", name="dense"),
+    ], name="pw11_cnn", seed=seed)
+
+
+@architecture
+def pw11_cam(input_shape=None, reduced=False, seed=0):
+    """PW11 part 3: pw11_cnn's conv layers L1-L3 (same names), then GLOBAL AVERAGE POOLING of
+    relu3's 7x7x16 maps and DENSE(10, softmax): CAM's architecture (Zhou et al., 2016).
+
+    28x28x1 -> ... -> 7x7x16 -> 16 -> 10 (3,580 + 170 = 3,750 parameters). The last max pooling
+    is dropped, as in the CAM paper, so the maps keep relu3's 7x7 resolution.
+    """
+    return mc.Sequential([
+        mc.Input(input_shape or ((8, 8, 1) if reduced else (28, 28, 1))),
+        *_pw11_features(reduced), mc.GlobalAvgPool2D(name="gap"),
+        mc.Dense(10, activation="softmax", name="dense"),
+    ], name="pw11_cam", seed=seed)
+
+
+# ---------------------------------------------------------------- Ex08 (seed 004)
+def _ex08_net(name, batchnorm, input_shape, reduced, seed):
+    """PyTorch's MNIST example network (pytorch/examples, mnist/main.py), with its layer names;
+    ``batchnorm`` adds a BatchNorm after each conv and after fc1, before the ReLU."""
+    f1, f2, units = (2, 3, 4) if reduced else (32, 64, 128)
+    bn = (lambda k: [mc.BatchNorm(name=f"bn{k}")]) if batchnorm else (lambda k: [])
+    return mc.Sequential([
+        mc.Input(input_shape or ((8, 8, 1) if reduced else (28, 28, 1))),
+        mc.Conv2D(f1, 3, name="conv1"), *bn(1), mc.ReLU(name="relu1"),
+        mc.Conv2D(f2, 3, name="conv2"), *bn(2), mc.ReLU(name="relu2"),
+        mc.MaxPool2D(2, name="pool1"), mc.Dropout(0.25, name="dropout1"),
+        mc.Flatten(name="flatten"),
+        mc.Dense(units, name="fc1"), *bn(3), mc.ReLU(name="relu3"), mc.Dropout(0.5, name="dropout2"),
+        mc.Dense(10, activation="softmax", name="fc2"),   # PyTorch: fc2 then log_softmax + nll_loss
+    ], name=name, seed=seed)
+
+
+@architecture
+def ex08_mnist_net(input_shape=None, reduced=False, seed=0):
+    """Ex08 q. 1.2: CONV(32, 3x3)-RELU-CONV(64, 3x3)-RELU-MAXP(2)-DROPOUT(0.25)-FLATTEN-DENSE(128)-RELU-
+    DROPOUT(0.5)-DENSE(10, softmax), 'valid' padding, as PyTorch's MNIST example.
+
+    28x28x1 -> 26x26x32 -> 24x24x64 -> 12x12x64 -> 9216 -> 128 -> 10
+    (320 + 18,496 + 1,179,776 + 1,290 = 1,199,882 parameters).
+    """
+    return _ex08_net("ex08_mnist_net", False, input_shape, reduced, seed)
+
+
+@architecture
+def ex08_mnist_net_bn(input_shape=None, reduced=False, seed=0):
+    """Ex08 q. 1.4: ex08_mnist_net with BatchNorm after conv1, conv2 and fc1 (before each ReLU).
+
+    1,199,882 + 4 x (32 + 64 + 128) = 1,200,778 parameters, of which 448 are the moving means and
+    variances (not trainable; PyTorch counts them as buffers, not parameters).
+    """
+    return _ex08_net("ex08_mnist_net_bn", True, input_shape, reduced, seed)

@@ -93,3 +93,35 @@ def check_profile(profile: str) -> str:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
     return profile
+
+
+# ------------------------------------------------------------------ tiny VGG (seed 002)
+TINY_VGG_VARIANTS = (("q6-original", "tiny_vgg"), ("q13-batchnorm", "tiny_vgg_bn"),
+                     ("q14-third-block", "tiny_vgg_3blocks"), ("q15-tiny-resnet", "tiny_resnet"))
+
+
+def _tiny_vgg_plan(s):
+    n_fit = s["n_train"] - int(s["n_train"] * s["validation_split"])
+    return [PlannedRun(exercise, arch, s["epochs"], n_fit, s["seeds"]) for exercise, arch in TINY_VGG_VARIANTS]
+
+
+_TINY_VGG_DOC = dict(n_train=50000, n_test=10000, epochs=100, batch_size=128, validation_split=0.3, seeds=5)
+
+LABS["tiny_vgg"] = LabSpec(
+    name="tiny_vgg", module="labs.tiny_vgg", document="002_09346233500a1236.txt",
+    title="Tiny VGG on CIFAR-10 - training, robustness over seeds, features, BatchNorm, a third block, "
+          "a tiny ResNet",
+    settings={
+        "quick": dict(_TINY_VGG_DOC, n_train=600, n_test=200, epochs=2, seeds=2),
+        "report": dict(_TINY_VGG_DOC, epochs=15, seeds=3),
+        "full": dict(_TINY_VGG_DOC),
+    },
+    plan=_tiny_vgg_plan,
+    differences={
+        "quick": "600 training and 200 test images, 2 epochs, 2 seeds: a smoke test, its numbers mean nothing",
+        "report": "15 epochs instead of 100 and 3 seeds instead of 5 or 10 per network (the document's 100 "
+                  "epochs x 5 seeds x 4 networks is days on 2 cores); batch 128, 30 % validation, all images, "
+                  "as the document",
+        "full": "the document's settings: 100 epochs, batch 128, 30 % validation, 5 seeds, 4 networks",
+    },
+)

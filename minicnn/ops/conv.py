@@ -83,7 +83,11 @@ def single_threaded_blas():
         try:
             from threadpoolctl import ThreadpoolController
 
-            _blas = ThreadpoolController()
+            try:  # Numba loads SciPy's BLAS on its first kernel call: load it now, so the controller sees it
+                import scipy.linalg.cython_blas  # noqa: F401
+            except ImportError:  # pragma: no cover - no SciPy, no second BLAS
+                pass
+            _blas = ThreadpoolController()  # it knows only the BLAS libraries loaded when it is made
         except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
             _blas = False
     return _blas.limit(limits=1, user_api="blas") if _blas else nullcontext()
