@@ -213,3 +213,80 @@ def ex08_mnist_net_bn(input_shape=None, reduced=False, seed=0):
     variances (not trainable; PyTorch counts them as buffers, not parameters).
     """
     return _ex08_net("ex08_mnist_net_bn", True, input_shape, reduced, seed)
+
+
+# ---------------------------------------------------------------- tiny VGG (seed 002)
+def _vgg_block(x, filters, block, batchnorm=False, pool=True):
+    """[Conv2D(3x3, same) (+ BatchNorm) + ReLU] x 2, then MaxPool(2): one VGG block."""
+    for i in (1, 2):
+        x = mc.Conv2D(filters, 3, padding="same", name=f"block{block}_conv{i}")(x)
+        if batchnorm:  # after the convolution, before the activation (question 13)
+            x = mc.BatchNormalization(name=f"block{block}_bn{i}")(x)
+        x = mc.ReLU(name=f"block{block}_relu{i}")(x)
+    return mc.MaxPool2D(2, name=f"block{block}_pool")(x) if pool else x
+
+
+def _vgg(name, widths, batchnorm, input_shape, reduced, seed):
+    if reduced:
+        widths, shape, units = tuple(max(2, w // 16) for w in widths), (8, 8, 3), 6
+    else:
+        shape, units = (32, 32, 3), 128
+    inputs = mc.Input(input_shape or shape, name="image")
+    x = inputs
+    for b, w in enumerate(widths, start=1):
+        x = _vgg_block(x, w, b, batchnorm)
+    x = mc.Flatten(name="flatten")(x)
+    x = mc.Dense(units, activation="relu", name="fc1")(x)
+    return mc.Model(inputs, mc.Dense(10, activation="softmax", name="predictions")(x), name=name, seed=seed)
+
+
+@architecture
+def tiny_vgg(input_shape=None, reduced=False, seed=0):
+    """Two VGG blocks (32, then 64 filters), Flatten, Dense(128, ReLU), Dense(10, softmax): 591,274 parameters."""
+    return _vgg("tiny_vgg", (32, 64), False, input_shape, reduced, seed)
+
+
+@architecture
+def tiny_vgg_bn(input_shape=None, reduced=False, seed=0):
+    """tiny_vgg with BatchNormalization after each convolution, before its ReLU (question 13)."""
+    return _vgg("tiny_vgg_bn", (32, 64), True, input_shape, reduced, seed)
+
+
+@architecture
+def tiny_vgg_3blocks(input_shape=None, reduced=False, seed=0):
+    """tiny_vgg with a third block of 128 filters (question 14)."""
+    return _vgg("tiny_vgg_3blocks", (32, 64, 128), False, input_shape, reduced, seed)
+
+
+def _residual_block(x, filters, block):
+    """conv-relu-conv, plus the block's input (projected by a 1x1 conv when the channel count
+    changes), then the ReLU after the addition, as in ResNet."""
+    shortcut = x
+    y = mc.Conv2D(filters, 3, padding="same", name=f"block{block}_conv1")(x)
+    y = mc.ReLU(name=f"block{block}_relu1")(y)
+    y = mc.Conv2D(filters, 3, padding="same", name=f"block{block}_conv2")(y)
+    if x.shape[-1] != filters:
+        shortcut = mc.Conv2D(filters, 1, name=f"block{block}_projection")(x)
+    y = mc.Add(name=f"block{block}_add")([y, shortcut])
+    return mc.ReLU(name=f"block{block}_out")(y)
+
+
+@architecture
+def tiny_resnet(input_shape=None, reduced=False, seed=0):
+    """Question 15: Conv2D 7x7 (32, same) + BatchNorm + ReLU + MaxPool(2); the two blocks without
+    their pooling and with residual connections; AveragePooling(4) ("global average pooling with
+    pool_size = 4"), Flatten, Dense(128, ReLU), Dense(10, softmax)."""
+    stem, widths, shape, units = (4, (4, 8), (8, 8, 3), 6) if reduced else (32, (32, 64), (32, 32, 3), 128)
+    inputs = mc.Input(input_shape or shape, name="image")
+    x = mc.Conv2D(stem, 7, padding="same", name="stem_conv")(inputs)
+    x = mc.BatchNormalization(name="stem_bn")(x)
+    x = mc.ReLU(name="stem_relu")(x)
+    x = mc.MaxPool2D(2, name="stem_pool")(x)
+    for b, w in enumerate(widths, start=1):
+        x = _residual_block(x, w, b)
+    x = mc.AveragePooling2D(2 if reduced else 4, name="avg_pool")(x)
+    x = mc.Flatten(name="flatten")(x)
+    x = mc.Dense(units, activation="relu", name="fc1")(x)
+    return mc.Model(inputs, mc.Dense(10, activation="softmax", name="predictions")(x), name="tiny_resnet",
+                    seed=seed)
+
