@@ -27,6 +27,7 @@ class PlannedRun:
     n_train: int          # training images per epoch (after the validation split)
     seeds: int = 1
     variant: str = ""
+    first_seed: int = 0   # seeds first_seed .. first_seed + seeds - 1 (an exercise per seed: one each)
 
 
 @dataclass

@@ -3,6 +3,7 @@ parallel jobs equal to sequential ones, augmentation kept off validation/test da
 and the command line's errors."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -174,6 +175,78 @@ def test_augmentation_never_sees_validation_or_test_images(tmp_path, monkeypatch
     assert len(seen) == 2 * (72 // 16 + 1)
     assert sum(len(b) for b in seen) == 2 * 72
     assert not any(np.any(np.all(b.reshape(len(b), -1) == np.float32(0.777), axis=1)) for b in seen)
+
+
+def tiny_gap(input_shape=None, reduced=False, seed=0):
+    """tiny_cnn's conv layer "c" (same name and shape), then global average pooling and a Dense softmax."""
+    return mc.Sequential([mc.Input(input_shape or (8, 8, 3)), mc.Conv2D(4, 3, padding="same", name="c"),
+                          mc.ReLU(name="r"), mc.GlobalAvgPool2D(name="g"),
+                          mc.Dense(3, activation="softmax", name="o")], seed=seed)
+
+
+def test_a_run_can_start_from_another_runs_weights_and_resumes_bit_identically(tmp_path):
+    """init_from copies the named layers of a finished run into a fresh network of another
+    architecture before the first epoch; the rest keeps its own seeded initialisation; a run
+    stopped after an epoch resumes from its own checkpoint to the same weights."""
+    data = tiny_data()
+    source = TrainingRun(tiny_spec(exercise="src", epochs=2), tmp_path / "src" / "seed0")
+    spec = tiny_spec(exercise="ft", architecture="tests.test_labs_runner:tiny_gap", epochs=3, augment=None,
+                     seed=1, init_from={"run": "src/seed0", "layers": ["c"]})
+    with pytest.raises(RuntimeError, match="starts from run 'src/seed0', which is not finished.*train that run"):
+        TrainingRun(spec, tmp_path / "ft" / "seed1").run(data, progress=False)
+    source.run(data, progress=False)
+    trained = source.model(data)
+    start = TrainingRun(spec, tmp_path / "ft" / "seed1").initial_model(data)
+    fresh = tiny_gap(seed=1)
+    for k in ("kernel", "bias"):
+        np.testing.assert_array_equal(start.get_layer("c").params[k].value, trained.get_layer("c").params[k].value)
+        np.testing.assert_array_equal(start.get_layer("o").params[k].value, fresh.get_layer("o").params[k].value)
+    assert not np.array_equal(fresh.get_layer("c").params["kernel"].value,
+                              trained.get_layer("c").params["kernel"].value)
+
+    straight = TrainingRun(spec, tmp_path / "ft" / "seed1").run(data, progress=False)
+    assert straight["init_from"] == {"run": "src/seed0", "layers": ["c"]}
+    folder = tmp_path / "again" / "ft" / "seed1"
+    shutil.copytree(tmp_path / "src", tmp_path / "again" / "src")   # the same source run, in another lab folder
+
+    class Stop(Exception):
+        pass
+
+    def stop(epoch):
+        if epoch == 1:
+            raise Stop
+    with pytest.raises(Stop):
+        TrainingRun(spec, folder).run(data, progress=False, on_epoch=stop)
+    TrainingRun(spec, folder).run(data, progress=False)
+    a, b = final_weights(tmp_path / "ft" / "seed1"), final_weights(folder)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_init_from_names_missing_layers_and_mismatched_shapes():
+    from labs._runner.training import copy_weights
+    source = tiny_gap(seed=0)
+    other = mc.Sequential([mc.Input((8, 8, 3)), mc.Conv2D(5, 3, padding="same", name="c"), mc.GlobalAvgPool2D(),
+                           mc.Dense(3, name="o")], seed=0)
+    with pytest.raises(ValueError, match=r"no layer 'fc' with parameters in the source"):
+        copy_weights(source, other, ["fc"])
+    with pytest.raises(ValueError, match=r"layer 'c' has parameters .*\(3, 3, 3, 4\).* but .*\(3, 3, 3, 5\)"):
+        copy_weights(source, other, ["c"])
+    assert copy_weights(source, tiny_gap(seed=3)) == ["c", "o"]  # None: every shared layer
+
+
+def test_run_folders_written_before_a_field_existed_stay_valid(tmp_path):
+    """config.json without init_from (added later) is the default, not another configuration."""
+    run = TrainingRun(tiny_spec(epochs=1), tmp_path / "r")
+    run.folder.mkdir()
+    old = run.spec.to_json()
+    del old["init_from"]
+    (run.folder / "config.json").write_text(json.dumps(old))
+    run.check_config()
+    old["epochs"] = 5
+    (run.folder / "config.json").write_text(json.dumps(old))
+    with pytest.raises(RuntimeError, match="epochs: stored 5, requested 1"):
+        run.check_config()
 
 
 def test_mean_std_uses_the_sample_standard_deviation():

@@ -133,12 +133,19 @@ class Lab:
     def train(self, exercise: str, architecture: str, data: lab_data.LabData, epochs: int, batch_size: int,
               validation_split: float = 0.0, variant: str = "", augment=None, optimizer=None,
               loss: str = "categorical_crossentropy", test_each_epoch: bool = False,
-              seeds: Optional[List[int]] = None) -> RunGroup:
+              seeds: Optional[List[int]] = None, init_from=None, init_layers=None) -> RunGroup:
         """Train ``architecture`` on ``data`` once per seed (resuming or skipping stored runs).
 
         augment: an ``ImageAugmenter`` (its settings are used; each run gets its own seed).
         optimizer: a config dict (``{"class_name": "Adam", "learning_rate": 1e-3}``), default Adam.
+        init_from: start from another run's final weights instead of a fresh initialisation (its run
+            id, e.g. ``"p1-cnn-seed0/seed0"``, or a RunGroup for its first run); init_layers: the
+            layer names to copy (default: every layer with parameters both networks have).
         """
+        if isinstance(init_from, RunGroup):
+            init_from = init_from.runs[0].spec.run_id
+        init = None if init_from is None else {"run": str(init_from),
+                                               "layers": None if init_layers is None else list(init_layers)}
         planned = self.planned.get((exercise, variant))
         if planned is None:
             raise ValueError(f"{self.name}: exercise {exercise!r} variant {variant!r} is not in the lab's plan "
@@ -150,7 +157,8 @@ class Lab:
                        architecture=architecture, data=data.key, epochs=int(epochs), batch_size=int(batch_size),
                        validation_split=float(validation_split),
                        optimizer=dict(optimizer or {"class_name": "Adam", "learning_rate": 0.001}), loss=loss,
-                       augment=_augment_config(augment), test_each_epoch=bool(test_each_epoch))
+                       augment=_augment_config(augment), test_each_epoch=bool(test_each_epoch),
+                       init_from=init)
         runs = [TrainingRun(replace(base, seed=s), self.out / replace(base, seed=s).run_id)
                 for s in (self.seeds if seeds is None else seeds)]
         for run in runs:
@@ -199,7 +207,7 @@ class Lab:
         fallback = max(speed.values()) if speed else 0.0
         left = 0.0
         for p in self.planned.values():
-            for s in self.seeds:
+            for s in range(p.first_seed, p.first_seed + p.seeds):
                 if (p.exercise, p.variant, s) not in finished:
                     left += speed.get(p.architecture, fallback) * p.epochs * p.n_train
         return left

@@ -9,6 +9,11 @@ how, with which seed). Its folder holds::
     checkpoint.npz    weights, optimizer state, random generators, history (see checkpoint.py)
     result.json       once finished: the runner's result schema (DESIGN.md, "Labs")
 
+A run may start from another run's trained weights (``RunSpec.init_from``:
+fine-tuning, transfer); they are copied layer by layer, by name, into the
+freshly built network before its first epoch, and a resumed run takes them
+from its own checkpoint instead.
+
 Why epoch by epoch: ``fit`` is called for one epoch at a time with the run's
 own shuffling generator, so that stopping after any epoch and continuing from
 the checkpoint draws exactly the same batches and augmentations as never
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -49,6 +54,8 @@ class RunSpec:
     loss: str = "categorical_crossentropy"
     augment: Optional[dict] = None    # ImageAugmenter config (its seed is derived from the run's)
     test_each_epoch: bool = False     # also evaluate the test set after every epoch (test curves)
+    init_from: Optional[dict] = None  # {"run": run id in the same lab folder, e.g. "p1-cnn-seed0/seed0",
+                                      #  "layers": [names] or None (every layer both networks have)}
 
     @property
     def run_id(self) -> str:
@@ -56,6 +63,17 @@ class RunSpec:
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
+
+
+def _field_defaults() -> dict:
+    """RunSpec's default values as JSON: a run folder written before a field existed holds the default."""
+    out = {}
+    for f in fields(RunSpec):
+        if f.default is not MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
+    return json.loads(json.dumps(out))
 
 
 def _stream_seed(seed: int, stream: int) -> int:
@@ -68,6 +86,34 @@ def build_model(spec: RunSpec, input_shape) -> mc.Model:
     model = build(spec.architecture, input_shape=input_shape, seed=spec.seed)
     model.compile(optimizer=mc.optim.get(dict(spec.optimizer)), loss=spec.loss, metrics=["accuracy"])
     return model
+
+
+def copy_weights(source: mc.Model, target: mc.Model, layers=None, owner: str = "init_from") -> list:
+    """Copy the parameters of the layers named ``layers`` (None: every layer with parameters that
+    both models have) from ``source`` into ``target``, by layer name; -> the names copied.
+
+    Names, not positions: the target may have another head (e.g. global average pooling instead
+    of Flatten-Dense) and still share its first layers with the source.
+    """
+    have = {l.name: l for l in source.layers if l.params}
+    want = {l.name: l for l in target.layers if l.params}
+    names = [n for n in want if n in have] if layers is None else list(layers)
+    if not names:
+        raise ValueError(f"{owner}: {source.name!r} and {target.name!r} have no layer with parameters in common "
+                         f"(source layers {sorted(have)}, target layers {sorted(want)})")
+    for name in names:
+        if name not in have or name not in want:
+            where = "the source " + repr(source.name) if name not in have else "the target " + repr(target.name)
+            raise ValueError(f"{owner}: no layer {name!r} with parameters in {where}; source layers "
+                             f"{sorted(have)}, target layers {sorted(want)}")
+        src, dst = have[name].params, want[name].params
+        if set(src) != set(dst) or any(src[k].value.shape != dst[k].value.shape for k in dst):
+            shapes = lambda ps: {k: tuple(v.value.shape) for k, v in ps.items()}  # noqa: E731
+            raise ValueError(f"{owner}: layer {name!r} has parameters {shapes(src)} in the source "
+                             f"{source.name!r} but {shapes(dst)} in the target {target.name!r}")
+        for k, p in dst.items():
+            p.value = np.array(src[k].value, dtype=p.value.dtype, copy=True)
+    return names
 
 
 def _targets(spec: RunSpec, y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -119,7 +165,7 @@ class TrainingRun:
         path = self.folder / "config.json"
         if not path.is_file():
             return
-        stored = json.loads(path.read_text())
+        stored = {**_field_defaults(), **json.loads(path.read_text())}  # fields added since: their default
         wanted = self.spec.to_json()
         if stored != wanted:
             diff = {k: (stored.get(k), wanted.get(k)) for k in sorted(set(stored) | set(wanted))
@@ -127,6 +173,26 @@ class TrainingRun:
             detail = "; ".join(f"{k}: stored {a!r}, requested {b!r}" for k, (a, b) in diff.items())
             raise RuntimeError(f"{self.folder} holds a run with another configuration ({detail}). "
                                f"Use --restart to discard the stored runs, or another --out folder.")
+
+    def source_run(self) -> "TrainingRun":
+        """The finished run whose weights ``spec.init_from`` starts from (same lab folder)."""
+        run_id = self.spec.init_from["run"]
+        folder = self.folder.parents[1] / run_id     # <out>/<exercise>/seed<k>: runs are siblings
+        config = folder / "config.json"
+        if not (folder / "result.json").is_file() or not config.is_file():
+            raise RuntimeError(f"{self.spec.run_id} starts from run {run_id!r}, which is not finished in "
+                               f"{folder.parents[1]}: train that run first")
+        return TrainingRun(RunSpec(**json.loads(config.read_text())), folder)
+
+    def initial_model(self, data) -> mc.Model:
+        """The compiled network before its first epoch: built from the run's seed, then (with
+        ``init_from``) the chosen layers' weights copied from the source run's final checkpoint."""
+        model = build_model(self.spec, data.x_train.shape[1:])
+        if self.spec.init_from is not None:
+            source = self.source_run().model(data)
+            copy_weights(source, model, self.spec.init_from.get("layers"),
+                         owner=f"{self.spec.run_id}: init_from {self.spec.init_from['run']!r}")
+        return model
 
     def model(self, data) -> mc.Model:
         """The trained model, rebuilt from the final checkpoint (for figures after training)."""
@@ -150,7 +216,8 @@ class TrainingRun:
         validation = (x[-n_val:], _targets(spec, y[-n_val:], data.n_classes)) if n_val else None
         y_test_t = _targets(spec, data.y_test, data.n_classes)
 
-        model = build_model(spec, x.shape[1:])
+        # a resumed run's weights come from its checkpoint below, not from init_from again
+        model = self.initial_model(data) if not self.checkpoint_path.is_file() else build_model(spec, x.shape[1:])
         fit_rng = np.random.default_rng(_stream_seed(spec.seed, 1))
         augmenter = (ImageAugmenter(**{**spec.augment, "seed": _stream_seed(spec.seed, 2)})
                      if spec.augment is not None else None)
@@ -198,5 +265,7 @@ class TrainingRun:
             "wall_s": wall, "time_per_epoch_s": wall / max(1, spec.epochs),
             "architecture": spec.architecture, "profile": spec.profile,
         }
+        if spec.init_from is not None:
+            result["init_from"] = spec.init_from
         checkpoint.write_json(self.result_path, result)
         return result
