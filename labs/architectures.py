@@ -290,3 +290,50 @@ def tiny_resnet(input_shape=None, reduced=False, seed=0):
     return mc.Model(inputs, mc.Dense(10, activation="softmax", name="predictions")(x), name="tiny_resnet",
                     seed=seed)
 
+
+
+# ---------------------------------------------------------------- PW11 (seed 003)
+# Part 1: a CNN on MNIST with three conv layers L1-L3 and a dense part. Few filters per layer
+# (9, 9, 16): part 1 colours every pixel by its most active filter, and a dozen colours can
+# still be told apart where 32 could not. CONV, RELU and MAXP are separate layers, so the
+# lab can read each filter's output after its ReLU (what Keras' Conv2D(activation="relu")
+# returns) and target the pre-activation in activation maximization.
+# Part 3: the same conv layers (same names, so the trained weights load into them), then
+# global average pooling and one Dense softmax layer: the architecture CAM needs.
+def _pw11_features(reduced):
+    """conv1-relu1-pool1-conv2-relu2-pool2-conv3-relu3 on 28x28x1 (the reduced copy: 8x8x1, 2 filters)."""
+    f1, f2, f3 = (2, 2, 2) if reduced else (9, 9, 16)
+    return [mc.Conv2D(f1, 5, padding="same", name="conv1"), mc.ReLU(name="relu1"), mc.MaxPool2D(2, name="pool1"),
+            mc.Conv2D(f2, 5, padding="same", name="conv2"), mc.ReLU(name="relu2"), mc.MaxPool2D(2, name="pool2"),
+            mc.Conv2D(f3, 3, padding="same", name="conv3"), mc.ReLU(name="relu3")]
+
+
+@architecture
+def pw11_cnn(input_shape=None, reduced=False, seed=0):
+    """PW11 part 1: L1 CONV(9, 5x5, same)-RELU-MAXP(2), L2 CONV(9, 5x5, same)-RELU-MAXP(2),
+    L3 CONV(16, 3x3, same)-RELU-MAXP(2), FLATTEN, DENSE(25)-RELU, DENSE(10, softmax).
+
+    28x28x1 -> 28x28x9 -> 14x14x9 -> 14x14x9 -> 7x7x9 -> 7x7x16 -> 3x3x16 -> 144 -> 25 -> 10
+    (234 + 2,034 + 1,312 + 3,625 + 260 = 7,465 parameters).
+    """
+    return mc.Sequential([
+        mc.Input(input_shape or ((8, 8, 1) if reduced else (28, 28, 1))),
+        *_pw11_features(reduced), mc.MaxPool2D(2, name="pool3"),
+        mc.Flatten(name="flatten"), mc.Dense(3 if reduced else 25, name="fc1"), mc.ReLU(name="relu4"),
+        mc.Dense(10, activation="softmax", name="dense"),
+    ], name="pw11_cnn", seed=seed)
+
+
+@architecture
+def pw11_cam(input_shape=None, reduced=False, seed=0):
+    """PW11 part 3: pw11_cnn's conv layers L1-L3 (same names), then GLOBAL AVERAGE POOLING of
+    relu3's 7x7x16 maps and DENSE(10, softmax): CAM's architecture (Zhou et al., 2016).
+
+    28x28x1 -> ... -> 7x7x16 -> 16 -> 10 (3,580 + 170 = 3,750 parameters). The last max pooling
+    is dropped, as in the CAM paper, so the maps keep relu3's 7x7 resolution.
+    """
+    return mc.Sequential([
+        mc.Input(input_shape or ((8, 8, 1) if reduced else (28, 28, 1))),
+        *_pw11_features(reduced), mc.GlobalAvgPool2D(name="gap"),
+        mc.Dense(10, activation="softmax", name="dense"),
+    ], name="pw11_cam", seed=seed)
