@@ -54,6 +54,118 @@ def pw09_cnn(input_shape=None, reduced=False, seed=0):
     ], name="pw09_cnn", seed=seed)
 
 
+# ---------------------------------------------------------------- PW08
+# Exercise 2: shallow networks on the flattened 32x32x3 image (3,072 inputs).
+# Exercise 3: CNNs. Reduced copies: 4x4x3 (dense) or 8x8x3 (CNN) inputs, a few units / filters.
+def _pw08_input(input_shape, reduced, small):
+    return mc.Input(input_shape or (small if reduced else (32, 32, 3)))
+
+
+def _pw08_dense(name, l2, input_shape, reduced, seed):
+    reg = mc.regularizers.l2(0.05) if l2 else None
+    return mc.Sequential([
+        _pw08_input(input_shape, reduced, (4, 4, 3)),
+        mc.Flatten(name="flatten"),
+        mc.Dense(10, activation="softmax", kernel_regularizer=reg, name="dense"),
+    ], name=name, seed=seed)
+
+
+@architecture
+def pw08_dense_l2(input_shape=None, reduced=False, seed=0):
+    """PW08 ex. 2, one-layer network: FLATTEN-DENSE(10, softmax), L2(0.05) on the kernel.
+
+    32x32x3 -> 3072 -> 10 (30,730 parameters).
+    """
+    return _pw08_dense("pw08_dense_l2", True, input_shape, reduced, seed)
+
+
+@architecture
+def pw08_dense(input_shape=None, reduced=False, seed=0):
+    """PW08 ex. 2, the same one-layer network without L2 (to see what the regularizer prevents)."""
+    return _pw08_dense("pw08_dense", False, input_shape, reduced, seed)
+
+
+def _pw08_mlp(name, hidden, dropout, input_shape, reduced, seed):
+    """FLATTEN-[DENSE(units, relu)(-DROPOUT)]*-DENSE(10, softmax)."""
+    layers = [_pw08_input(input_shape, reduced, (4, 4, 3)), mc.Flatten(name="flatten")]
+    for k, units in enumerate(hidden, start=1):
+        layers.append(mc.Dense(max(2, units // 64) if reduced else units, activation="relu", name=f"fc{k}"))
+        if dropout:
+            layers.append(mc.Dropout(dropout, name=f"dropout{k}"))
+    layers.append(mc.Dense(10, activation="softmax", name="dense"))
+    return mc.Sequential(layers, name=name, seed=seed)
+
+
+@architecture
+def pw08_mlp(input_shape=None, reduced=False, seed=0):
+    """PW08 ex. 2, two-layer network: FLATTEN-DENSE(128, relu)-DENSE(10, softmax) (394,634 parameters)."""
+    return _pw08_mlp("pw08_mlp", (128,), 0.0, input_shape, reduced, seed)
+
+
+@architecture
+def pw08_mlp_512(input_shape=None, reduced=False, seed=0):
+    """PW08 ex. 2 tuning, wider: FLATTEN-DENSE(512, relu)-DENSE(10, softmax)."""
+    return _pw08_mlp("pw08_mlp_512", (512,), 0.0, input_shape, reduced, seed)
+
+
+@architecture
+def pw08_mlp_512_256(input_shape=None, reduced=False, seed=0):
+    """PW08 ex. 2 tuning, deeper: FLATTEN-DENSE(512, relu)-DENSE(256, relu)-DENSE(10, softmax)."""
+    return _pw08_mlp("pw08_mlp_512_256", (512, 256), 0.0, input_shape, reduced, seed)
+
+
+@architecture
+def pw08_mlp_512_256_dropout(input_shape=None, reduced=False, seed=0):
+    """PW08 ex. 2 tuning, deeper with dropout 0.2 after each hidden layer."""
+    return _pw08_mlp("pw08_mlp_512_256_dropout", (512, 256), 0.2, input_shape, reduced, seed)
+
+
+def _pw08_cnn(name, blocks, input_shape, reduced, seed):
+    """[CONV(filters, k, same)-RELU-MAXP(2)] per block, FLATTEN-DENSE(10, softmax).
+
+    blocks: ((filters, kernel size), ...); the reduced copy keeps the kernel sizes, 2 filters per block.
+    """
+    layers = [_pw08_input(input_shape, reduced, (8, 8, 3))]
+    for k, (filters, size) in enumerate(blocks, start=1):
+        layers += [mc.Conv2D(2 if reduced else filters, size, padding="same", name=f"conv{k}"),
+                   mc.ReLU(name=f"relu{k}"), mc.MaxPool2D(2, name=f"pool{k}")]
+    layers += [mc.Flatten(name="flatten"), mc.Dense(10, activation="softmax", name="dense")]
+    return mc.Sequential(layers, name=name, seed=seed)
+
+
+@architecture
+def pw08_cnn(input_shape=None, reduced=False, seed=0):
+    """PW08 ex. 3, simple CNN: CONV(32, 3x3, S=1, same)-RELU-MAXP(2)-FLATTEN-DENSE(10, softmax).
+
+    32x32x3 -> 32x32x32 -> 16x16x32 -> 8192 -> 10 (82,826 parameters).
+    """
+    return _pw08_cnn("pw08_cnn", ((32, 3),), input_shape, reduced, seed)
+
+
+@architecture
+def pw08_cnn_2conv(input_shape=None, reduced=False, seed=0):
+    """PW08 ex. 3, deeper: two CONV-RELU-MAXP pairs, 32 then 64 filters 3x3."""
+    return _pw08_cnn("pw08_cnn_2conv", ((32, 3), (64, 3)), input_shape, reduced, seed)
+
+
+@architecture
+def pw08_cnn_3conv(input_shape=None, reduced=False, seed=0):
+    """PW08 ex. 3, deeper: three CONV-RELU-MAXP pairs, 32, 64, 128 filters 3x3 (down to 4x4x128)."""
+    return _pw08_cnn("pw08_cnn_3conv", ((32, 3), (64, 3), (128, 3)), input_shape, reduced, seed)
+
+
+@architecture
+def pw08_cnn_3conv_5x5(input_shape=None, reduced=False, seed=0):
+    """PW08 ex. 3, deeper with larger kernels: 32 filters 3x3, 64 filters 5x5, 128 filters 5x5."""
+    return _pw08_cnn("pw08_cnn_3conv_5x5", ((32, 3), (64, 5), (128, 5)), input_shape, reduced, seed)
+
+
+@architecture
+def pw08_cnn_3conv_wide(input_shape=None, reduced=False, seed=0):
+    """PW08 ex. 3, deeper and wider: 64, 128, 256 filters 3x3."""
+    return _pw08_cnn("pw08_cnn_3conv_wide", ((64, 3), (128, 3), (256, 3)), input_shape, reduced, seed)
+
+
 # ---------------------------------------------------------------- tiny VGG (seed 002)
 def _vgg_block(x, filters, block, batchnorm=False, pool=True):
     """[Conv2D(3x3, same) (+ BatchNorm) + ReLU] x 2, then MaxPool(2): one VGG block."""

@@ -113,13 +113,13 @@ LABS["tiny_vgg"] = LabSpec(
     title="Tiny VGG on CIFAR-10 - training, robustness over seeds, features, BatchNorm, a third block, "
           "a tiny ResNet",
     settings={
-        "quick": dict(_TINY_VGG_DOC, n_train=600, n_test=200, epochs=2, seeds=2),
+        "quick": dict(_TINY_VGG_DOC, n_train=400, n_test=200, epochs=2, seeds=2),
         "report": dict(_TINY_VGG_DOC, epochs=15, seeds=3),
         "full": dict(_TINY_VGG_DOC),
     },
     plan=_tiny_vgg_plan,
     differences={
-        "quick": "600 training and 200 test images, 2 epochs, 2 seeds: a smoke test, its numbers mean nothing",
+        "quick": "400 training and 200 test images, 2 epochs, 2 seeds: a smoke test, its numbers mean nothing",
         "report": "15 epochs instead of 100 and 3 seeds instead of 5 or 10 per network (the document's 100 "
                   "epochs x 5 seeds x 4 networks is days on 2 cores); batch 128, 30 % validation, all images, "
                   "as the document",
