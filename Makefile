@@ -1,12 +1,16 @@
 # make demo  : set up .venv and train the course's simple CNN on bundled digits
 # make test  : set up .venv and run the test suite
 # make bench : run the benchmarks (by hand; results go to benchmarks/README.md)
+# make lab LAB=pw09 PROFILE=quick : run a course lab (see `minicnn lab list`)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test bench clean
+LAB     ?= pw09
+PROFILE ?= quick
+
+.PHONY: venv demo test bench lab clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +32,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_kernels.py
 	$(PY) benchmarks/bench_train_step.py
 	$(PY) benchmarks/bench_augment.py
+
+lab: $(STAMP)
+	$(VENV)/bin/minicnn lab run $(LAB) --profile $(PROFILE) $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis
