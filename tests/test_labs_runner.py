@@ -361,3 +361,132 @@ def test_pw09_network_has_the_documents_layers_and_keras_parameter_count():
     assert kinds == ["Conv2D", "ReLU", "Conv2D", "ReLU", "MaxPool2D", "Conv2D", "ReLU", "MaxPool2D",
                      "Flatten", "Dense"]
     assert model.count_params() == (27 * 32 + 32) + 2 * (288 * 32 + 32) + (2048 * 10 + 10) == 39882
+
+
+# ------------------------------------------------ the PyTorch-style loop, freezing, best weights
+FLIP_CROP = [{"class_name": "RandomHorizontalFlip", "p": 0.5},
+             {"class_name": "RandomCrop", "size": [8, 8], "padding": [1, 1], "fill": 0}]
+
+
+def loader_spec(**kw):
+    return tiny_spec(**{"loop": "loader", "transforms": FLIP_CROP, "augment": None, **kw})
+
+
+def test_loader_loop_resumes_bit_identically_with_its_transforms(tmp_path):
+    """loop="loader": DataLoader order, each transform's draws and dropout come back from the checkpoint."""
+    data = tiny_data()
+    straight = TrainingRun(loader_spec(), tmp_path / "straight").run(data, progress=False)
+    folder = tmp_path / "pieces"
+
+    class Stop(Exception):
+        pass
+
+    for stop_after in (1, 2, 3):
+        def stop(epoch, stop_after=stop_after):
+            if epoch == stop_after:
+                raise Stop
+        with pytest.raises(Stop):
+            TrainingRun(loader_spec(), folder).run(data, progress=False, on_epoch=stop)
+    with np.load(folder / "checkpoint.npz") as z:
+        rngs = json.loads(str(z["__meta__"]))["rng"]
+    assert {"loader", "transform/0", "transform/1"} <= set(rngs)
+    resumed = TrainingRun(loader_spec(), folder).run(data, progress=False)
+    a, b = final_weights(tmp_path / "straight"), final_weights(folder)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert resumed["history"] == straight["history"]
+    assert set(straight["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    plain = TrainingRun(loader_spec(transforms=None), tmp_path / "plain").run(data, progress=False)
+    assert plain["history"]["loss"] != straight["history"]["loss"]   # the transforms did change the images
+
+
+def test_loader_epoch_is_train_on_batch_over_the_loader():
+    """train_one_epoch == a hand-written loop of train_on_batch over the same loader; its accuracy is
+    the batches' accuracy before each step's update (the scores the hook caught)."""
+    from labs._runner import loader_loop
+    from minicnn.data import to_categorical
+    data = tiny_data()
+    y = to_categorical(data.y_train, 3)
+    models = []
+    for _ in range(2):
+        m = architectures.build("tiny_cnn", seed=0)
+        m.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+        models.append(m)
+    loader = lambda: loader_loop.build_loader(data.x_train, y, 16, FLIP_CROP, shuffle_seed=1, transform_seed=2)
+    logs = loader_loop.train_one_epoch(models[0], loader())
+    losses = [models[1].train_on_batch(xb, yb) for xb, yb in loader()]
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    sizes = [16] * 6
+    assert logs["loss"] == pytest.approx(np.average(losses, weights=sizes))
+    assert 0 <= logs["accuracy"] <= 1
+
+
+def test_transform_configs_rebuild_the_same_pipeline():
+    from labs._runner import loader_loop
+    from minicnn.data import transforms as T
+    objects = [T.RandomHorizontalFlip(p=0.3), T.RandomCrop(8, padding=2, fill=0.5), T.RandomRotation(10),
+               T.ColorJitter(brightness=0.2), T.RandomErasing(p=0.7, scale=(0.1, 0.2))]
+    configs = loader_loop.transforms_config(objects)
+    assert configs[1] == {"class_name": "RandomCrop", "size": [8, 8], "padding": [2, 2], "fill": 0.5}
+    assert json.loads(json.dumps(configs)) == configs
+    x = np.random.default_rng(0).random((5, 8, 8, 3), dtype=np.float32)
+    original = T.Compose(objects)
+    original.reseed(7)
+    np.testing.assert_array_equal(loader_loop.build_transform(configs, 7)(x), original(x))
+    with pytest.raises(ValueError, match="unknown transform 'Blur'"):
+        loader_loop.build_transform([{"class_name": "Blur"}], 0)
+
+
+def test_frozen_layers_keep_their_weights_and_best_weights_start_another_run(tmp_path):
+    """A source run keeps its best epoch (by test accuracy) in best.npz; a run started from it with only
+    the last layer trainable ends with every other weight bit-identical to that epoch's."""
+    data = tiny_data()
+    source_spec = loader_spec(exercise="src", epochs=4, validation_split=0.0, test_each_epoch=True,
+                              monitor="test_accuracy")
+    source = TrainingRun(source_spec, tmp_path / "src" / "seed0")
+    result = source.run(data, progress=False)
+    assert result["best_epoch"] == int(np.argmax(result["history"]["test_accuracy"])) + 1
+    assert result["best_test_accuracy"] == max(result["history"]["test_accuracy"])
+    with np.load(source.best_path) as z:
+        assert json.loads(str(z["__meta__"]))["epoch"] == result["best_epoch"]
+    best = source.best_model(data)
+
+    tuned_spec = loader_spec(exercise="tuned", epochs=3, init_from={"run": "src/seed0", "layers": None,
+                                                                    "weights": "best"}, trainable=["o"])
+    tuned_run = TrainingRun(tuned_spec, tmp_path / "tuned" / "seed0")
+    start = tuned_run.initial_model(data)
+    for a, b in zip(start.get_weights(), best.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    tuned = tuned_run.run(data, progress=False)
+    assert tuned["trainable_params"] == 4 * 4 * 4 * 3 + 3
+    after = tuned_run.model(data)
+    np.testing.assert_array_equal(after.get_layer("c").params["kernel"].value, best.get_layer("c").params["kernel"].value)
+    np.testing.assert_array_equal(after.get_layer("c").params["bias"].value, best.get_layer("c").params["bias"].value)
+    assert not np.array_equal(after.get_layer("o").params["kernel"].value, best.get_layer("o").params["kernel"].value)
+
+
+def test_incompatible_run_settings_are_refused_before_training(tmp_path):
+    data = tiny_data()
+    with pytest.raises(ValueError, match="transforms are applied by the Dataset of loop='loader'"):
+        TrainingRun(tiny_spec(transforms=FLIP_CROP), tmp_path / "a").run(data, progress=False)
+    with pytest.raises(ValueError, match="monitor='test_accuracy' needs test_each_epoch=True"):
+        TrainingRun(tiny_spec(monitor="test_accuracy"), tmp_path / "b").run(data, progress=False)
+    with pytest.raises(ValueError, match=r"trainable names layer\(s\) \['fc9'\]"):
+        TrainingRun(tiny_spec(trainable=["fc9"]), tmp_path / "c").run(data, progress=False)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_lab_list_estimates_each_profile_from_the_plan_and_the_measured_speed(monkeypatch, capsys):
+    """With a measured 1 ms per training image, PW09's report profile (4 runs x 10 epochs x 45,000
+    images) is estimated at 1,800 s + 10 % for validation and evaluation = 33 min."""
+    from labs._runner import cli, estimate
+    monkeypatch.setattr(estimate, "seconds_per_image", lambda architecture: 0.001)
+    assert cli.run_command(type("Args", (), {"lab_command": "list"})()) == 0
+    out = capsys.readouterr().out
+    pw09 = out[out.index("pw09:"):]
+    assert "exercises: ex1a-baseline, ex1b-flip, ex1b-flip-shift, ex1b-flip-shift-rotate-zoom" in pw09
+    report_line = next(line for line in pw09.splitlines() if line.strip().startswith("report"))
+    assert "about 33 min 00 s" in report_line
+    for spec in catalog.LABS.values():
+        assert f"{spec.name}:" in out
