@@ -126,3 +126,51 @@ LABS["tiny_vgg"] = LabSpec(
         "full": "the document's settings: 100 epochs, batch 128, 30 % validation, 5 seeds, 4 networks",
     },
 )
+
+
+# ------------------------------------------------------------------ PW08 (seed 001)
+# Exercise 2's tuned MLPs: (variant, architecture, Adam learning rate); exercise 3's deeper CNNs:
+# (variant, architecture). The lab script trains exactly these, under "ex2-mlp-tuned-<variant>" and
+# "ex3-deeper-<variant>".
+PW08_MLP_TUNED = (("512", "pw08_mlp_512", 1e-3), ("512-256", "pw08_mlp_512_256", 1e-3),
+                  ("512-256-dropout", "pw08_mlp_512_256_dropout", 1e-3),
+                  ("512-256-lr1e-4", "pw08_mlp_512_256", 1e-4))
+PW08_DEEPER = (("2conv", "pw08_cnn_2conv"), ("3conv", "pw08_cnn_3conv"), ("3conv-5x5", "pw08_cnn_3conv_5x5"),
+               ("3conv-wide", "pw08_cnn_3conv_wide"))
+
+
+def _pw08_plan(s):
+    n_fit = s["n_train"] - int(s["n_train"] * s["validation_split"])
+    run = lambda exercise, arch, epochs: PlannedRun(exercise, arch, epochs, n_fit, s["seeds"])
+    return ([run("ex2-dense-l2", "pw08_dense_l2", s["dense_epochs"]),
+             run("ex2-dense-no-l2", "pw08_dense", s["dense_epochs"]),
+             run("ex2-mlp", "pw08_mlp", s["mlp_epochs"])]
+            + [run(f"ex2-mlp-tuned-{v}", arch, s["mlp_epochs"]) for v, arch, _ in PW08_MLP_TUNED]
+            + [run("ex3-simple-cnn", "pw08_cnn", s["cnn_epochs"])]
+            + [run(f"ex3-deeper-{v}", arch, s["cnn_epochs"]) for v, arch in PW08_DEEPER])
+
+
+# The document: all 50,000 / 10,000 images, batch 128, Adam; 5 epochs (dense), 30 (MLP); it gives no epoch
+# count for the CNNs (10 here). The validation split is ours (see the differences).
+_PW08_DOC = dict(n_train=50000, n_test=10000, batch_size=128, validation_split=0.1, seeds=1,
+                 dense_epochs=5, mlp_epochs=30, cnn_epochs=10)
+
+LABS["pw08"] = LabSpec(
+    name="pw08", module="labs.pw08_cnn_basics", document="001_55261d5dca55fd6a.txt",
+    title="PW08 - Convolutions by hand, shallow networks and CNNs on CIFAR-10",
+    settings={
+        "quick": dict(_PW08_DOC, n_train=600, n_test=200, dense_epochs=2, mlp_epochs=2, cnn_epochs=2),
+        "report": dict(_PW08_DOC),
+        "full": dict(_PW08_DOC),
+    },
+    plan=_pw08_plan,
+    differences={
+        "quick": "600 training and 200 test images, 2 epochs per network: a smoke test, its numbers mean nothing",
+        "report": "the document's settings (all 50,000 / 10,000 images, batch 128, Adam, 5 epochs for the "
+                  "one-layer networks, 30 for the MLPs), one run per network; the document gives no epoch "
+                  "count for the CNNs: 10 here; the last 10 % of the training images are held out for "
+                  "validation (the document has none) so that the best tuned MLP and the best CNN are chosen "
+                  "without looking at the test set: the networks train on 45,000 images, not 50,000",
+        "full": "the same as report",
+    },
+)
