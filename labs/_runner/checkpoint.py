@@ -69,21 +69,43 @@ def save(path: Path, model, generators, epoch: int, history: dict, wall_s: float
     write_atomic(Path(path), lambda f: np.savez(f, **arrays))
 
 
+def _restore_weights(z, meta, path, named) -> None:
+    """Copy ``weights/<i>`` of the open .npz ``z`` into the parameters ``named`` (checked: count, shapes)."""
+    names = list(named)
+    if len(meta["names"]) != len(names):
+        raise ValueError(f"{path} holds {len(meta['names'])} parameters, the model has {len(names)}: the "
+                         f"checkpoint does not belong to this architecture (use --restart to discard it)")
+    for i, (k, p) in enumerate(named.items()):
+        key = f"weights/{i:03d}"
+        if z[key].shape != p.value.shape:
+            raise ValueError(f"{path}: parameter {i} ({meta['names'][i]}) has shape {z[key].shape}, the "
+                             f"model's {k} has {p.value.shape} (use --restart to discard the checkpoint)")
+        p.value = np.ascontiguousarray(z[key], dtype=p.value.dtype)
+
+
+def save_weights(path: Path, model, epoch: int) -> None:
+    """Only the weights (``best.npz``: a run's best epoch so far), atomically, in the checkpoint's layout."""
+    named = model.named_parameters()
+    arrays = {f"weights/{i:03d}": p.value for i, p in enumerate(named.values())}
+    arrays["__meta__"] = np.array(json.dumps({"epoch": epoch, "names": list(named)}))
+    write_atomic(Path(path), lambda f: np.savez(f, **arrays))
+
+
+def load_weights(path: Path, model) -> int:
+    """Restore the weights written by ``save_weights`` (or ``save``) into ``model``; -> their epoch."""
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["__meta__"]))
+        _restore_weights(z, meta, path, model.named_parameters())
+    return int(meta["epoch"])
+
+
 def load(path: Path, model, generators) -> dict:
     """Restore weights, optimizer state and generators into ``model``/``generators``; -> meta."""
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["__meta__"]))
         named = model.named_parameters()
         names = list(named)
-        if len(meta["names"]) != len(names):
-            raise ValueError(f"{path} holds {len(meta['names'])} parameters, the model has {len(names)}: the "
-                             f"checkpoint does not belong to this architecture (use --restart to discard it)")
-        for i, (k, p) in enumerate(named.items()):
-            key = f"weights/{i:03d}"
-            if z[key].shape != p.value.shape:
-                raise ValueError(f"{path}: parameter {i} ({meta['names'][i]}) has shape {z[key].shape}, the "
-                                 f"model's {k} has {p.value.shape} (use --restart to discard the checkpoint)")
-            p.value = np.ascontiguousarray(z[key], dtype=p.value.dtype)
+        _restore_weights(z, meta, path, named)
         state = {}
         for key in z.files:
             if key.startswith("optimizer/"):

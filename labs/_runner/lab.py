@@ -28,6 +28,7 @@ from labs import catalog
 
 from . import checkpoint, machine
 from . import data as lab_data
+from .loader_loop import transforms_config
 from .training import RunSpec, TrainingRun
 
 
@@ -122,30 +123,42 @@ class Lab:
     def seeds(self) -> List[int]:
         return list(range(self.settings["seeds"]))
 
-    def data(self, name: str) -> lab_data.LabData:
-        """The dataset for this profile (``n_train`` / ``n_test`` from the settings), loaded once."""
-        if name not in self._data:
-            self._data[name] = lab_data.load(name, self.settings["n_train"], self.settings["n_test"],
-                                             root=self.data_root)
-        return self._data[name]
+    def data(self, name: str, n_train: Optional[int] = None, n_test: Optional[int] = None) -> lab_data.LabData:
+        """The dataset, ``n_train`` / ``n_test`` images (default: the profile's settings), loaded once."""
+        n_train = self.settings["n_train"] if n_train is None else int(n_train)
+        n_test = self.settings["n_test"] if n_test is None else int(n_test)
+        key = f"{name}:{n_train}:{n_test}"
+        if key not in self._data:
+            self._data[key] = lab_data.load(name, n_train, n_test, root=self.data_root)
+        return self._data[key]
 
     # ------------------------------------------------------------ training
     def train(self, exercise: str, architecture: str, data: lab_data.LabData, epochs: int, batch_size: int,
               validation_split: float = 0.0, variant: str = "", augment=None, optimizer=None,
               loss: str = "categorical_crossentropy", test_each_epoch: bool = False,
-              seeds: Optional[List[int]] = None, init_from=None, init_layers=None) -> RunGroup:
+              seeds: Optional[List[int]] = None, init_from=None, init_layers=None, init_weights: str = "final",
+              loop: str = "fit", transforms=None, trainable=None, monitor: str = "auto") -> RunGroup:
         """Train ``architecture`` on ``data`` once per seed (resuming or skipping stored runs).
 
         augment: an ``ImageAugmenter`` (its settings are used; each run gets its own seed).
         optimizer: a config dict (``{"class_name": "Adam", "learning_rate": 1e-3}``), default Adam.
         init_from: start from another run's final weights instead of a fresh initialisation (its run
             id, e.g. ``"p1-cnn-seed0/seed0"``, or a RunGroup for its first run); init_layers: the
-            layer names to copy (default: every layer with parameters both networks have).
+            layer names to copy (default: every layer with parameters both networks have);
+            init_weights: "final" (the source's last epoch) or "best" (its best epoch, by its monitor).
+        loop: "fit" (Keras' fit on arrays) or "loader" (the PyTorch way: DataLoader, train_on_batch per
+            batch); transforms: torchvision-style transforms (a list or a Compose) for loop="loader".
+        trainable: names of the layers to train, every other layer frozen (default: all train).
+        monitor: the history key that picks the best epoch ("auto": val_accuracy, else accuracy).
         """
         if isinstance(init_from, RunGroup):
             init_from = init_from.runs[0].spec.run_id
         init = None if init_from is None else {"run": str(init_from),
                                                "layers": None if init_layers is None else list(init_layers)}
+        if init is not None and init_weights != "final":
+            if init_weights != "best":
+                raise ValueError(f"{self.name}: init_weights must be 'final' or 'best', got {init_weights!r}")
+            init["weights"] = "best"       # only when not the default: older run folders stay valid
         planned = self.planned.get((exercise, variant))
         if planned is None:
             raise ValueError(f"{self.name}: exercise {exercise!r} variant {variant!r} is not in the lab's plan "
@@ -158,7 +171,8 @@ class Lab:
                        validation_split=float(validation_split),
                        optimizer=dict(optimizer or {"class_name": "Adam", "learning_rate": 0.001}), loss=loss,
                        augment=_augment_config(augment), test_each_epoch=bool(test_each_epoch),
-                       init_from=init)
+                       init_from=init, loop=loop, transforms=transforms_config(transforms),
+                       trainable=None if trainable is None else list(trainable), monitor=monitor)
         runs = [TrainingRun(replace(base, seed=s), self.out / replace(base, seed=s).run_id)
                 for s in (self.seeds if seeds is None else seeds)]
         for run in runs:

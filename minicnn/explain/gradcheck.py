@@ -197,7 +197,8 @@ def _check_array(loss: Callable[[], float], layer_name, pname, array, analytic, 
         keep[np.flatnonzero(bad)[is_kink]] = False
     a, n = chosen[keep], numeric[keep]
     error = float(np.max(np.abs(a - n)) / max(np.max(np.abs(a) + np.abs(n)), noise / tolerance)) if a.size else 0.0
-    note = f"gradient ~ 0 (below the finite-difference floor {noise:.1e})" if overall < noise else ""
+    note = (f"gradient ~ 0 (below the finite-difference floor {noise:.1e}); expected for a bias right "
+            f"before a training-mode BatchNorm, which subtracts any constant" if overall < noise else "")
     return GradCheckRow(layer_name, pname, tuple(array.shape), int(index.size), int(size), error,
                         int((~keep).sum()), tolerance, note)
 
