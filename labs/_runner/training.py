@@ -14,6 +14,15 @@ fine-tuning, transfer); they are copied layer by layer, by name, into the
 freshly built network before its first epoch, and a resumed run takes them
 from its own checkpoint instead.
 
+Two training loops: ``loop="fit"`` (Keras' ``fit`` on the arrays, optionally
+with an ``ImageAugmenter``) and ``loop="loader"`` (the PyTorch way, see
+loader_loop.py: a ``DataLoader`` over a ``Dataset`` with torchvision-style
+``transforms``, ``train_on_batch`` per batch). ``trainable`` freezes every
+layer not named in it. After every epoch in which the monitored metric is the
+best so far, the weights are also written to ``best.npz`` (what Keras'
+``ModelCheckpoint(save_best_only=True)`` keeps), so another run can start from
+them (``init_from={"run": ..., "weights": "best"}``).
+
 Why epoch by epoch: ``fit`` is called for one epoch at a time with the run's
 own shuffling generator, so that stopping after any epoch and continuing from
 the checkpoint draws exactly the same batches and augmentations as never
@@ -34,7 +43,7 @@ import minicnn as mc
 from minicnn.data import ImageAugmenter, to_categorical
 from minicnn.train import evaluate
 
-from . import checkpoint
+from . import checkpoint, loader_loop
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,12 @@ class RunSpec:
     augment: Optional[dict] = None    # ImageAugmenter config (its seed is derived from the run's)
     test_each_epoch: bool = False     # also evaluate the test set after every epoch (test curves)
     init_from: Optional[dict] = None  # {"run": run id in the same lab folder, e.g. "p1-cnn-seed0/seed0",
-                                      #  "layers": [names] or None (every layer both networks have)}
+                                      #  "layers": [names] or None (every layer both networks have),
+                                      #  optional "weights": "final" (default) or "best" (its best.npz)}
+    loop: str = "fit"                 # "fit" (Keras' fit) or "loader" (DataLoader + train_on_batch)
+    transforms: Optional[list] = None  # loop="loader": torchvision-style transform configs (loader_loop.py)
+    trainable: Optional[list] = None  # names of the layers to train; every other layer is frozen
+    monitor: str = "auto"             # best epoch by: "auto" (val_accuracy, else accuracy) or a history key
 
     @property
     def run_id(self) -> str:
@@ -81,9 +95,38 @@ def _stream_seed(seed: int, stream: int) -> int:
     return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
 
 
+def check_spec(spec: RunSpec) -> None:
+    """Refuse settings that cannot work together, before any training."""
+    if spec.loop not in LOOPS:
+        raise ValueError(f"{spec.run_id}: loop must be one of {LOOPS}, got {spec.loop!r}")
+    if spec.transforms is not None and spec.loop != "loader":
+        raise ValueError(f"{spec.run_id}: transforms are applied by the Dataset of loop='loader'; with "
+                         f"loop='fit' use augment (an ImageAugmenter)")
+    if spec.augment is not None and spec.loop != "fit":
+        raise ValueError(f"{spec.run_id}: augment (an ImageAugmenter) works with loop='fit'; with "
+                         f"loop='loader' give transforms")
+    needs = {"test_": ("test_each_epoch=True", spec.test_each_epoch),
+             "val_": ("a validation_split > 0", spec.validation_split > 0)}
+    for prefix, (what, ok) in needs.items():
+        if spec.monitor.startswith(prefix) and not ok:
+            raise ValueError(f"{spec.run_id}: monitor={spec.monitor!r} needs {what}")
+
+
+LOOPS = ("fit", "loader")
+
+
 def build_model(spec: RunSpec, input_shape) -> mc.Model:
+    """The compiled network of ``spec``, its layers frozen except those named in ``spec.trainable``."""
     from labs.architectures import build
     model = build(spec.architecture, input_shape=input_shape, seed=spec.seed)
+    if spec.trainable is not None:
+        names = [layer.name for layer in model.layers]
+        unknown = [n for n in spec.trainable if n not in names]
+        if unknown:
+            raise ValueError(f"{spec.run_id}: trainable names layer(s) {unknown} that {spec.architecture} does "
+                             f"not have; its layers: {names}")
+        for layer in model.layers:
+            layer.trainable = layer.name in spec.trainable
     model.compile(optimizer=mc.optim.get(dict(spec.optimizer)), loss=spec.loss, metrics=["accuracy"])
     return model
 
@@ -132,10 +175,14 @@ class _Bar(mc.Callback):
             self.bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
 
 
-def best_epoch(history: dict) -> int:
-    """1-based epoch of the best validation accuracy (training accuracy without validation)."""
-    key = "val_accuracy" if history.get("val_accuracy") else "accuracy"
-    return int(np.argmax(history[key])) + 1
+def best_epoch(history: dict, monitor: str = "auto") -> int:
+    """1-based epoch of the best ``monitor`` value: highest for accuracies, lowest for losses (the first
+    such epoch on ties). "auto": the validation accuracy, or the training accuracy without validation."""
+    key = monitor if monitor != "auto" else ("val_accuracy" if history.get("val_accuracy") else "accuracy")
+    if not history.get(key):
+        raise ValueError(f"best_epoch: {key!r} is not in the history; it holds {sorted(history)}")
+    values = history[key]
+    return int(np.argmin(values) if "loss" in key else np.argmax(values)) + 1
 
 
 class TrainingRun:
@@ -152,6 +199,10 @@ class TrainingRun:
     @property
     def checkpoint_path(self) -> Path:
         return self.folder / "checkpoint.npz"
+
+    @property
+    def best_path(self) -> Path:
+        return self.folder / "best.npz"
 
     @property
     def finished(self) -> bool:
@@ -189,7 +240,9 @@ class TrainingRun:
         ``init_from``) the chosen layers' weights copied from the source run's final checkpoint."""
         model = build_model(self.spec, data.x_train.shape[1:])
         if self.spec.init_from is not None:
-            source = self.source_run().model(data)
+            source_run = self.source_run()
+            best = self.spec.init_from.get("weights", "final") == "best"
+            source = source_run.best_model(data) if best else source_run.model(data)
             copy_weights(source, model, self.spec.init_from.get("layers"),
                          owner=f"{self.spec.run_id}: init_from {self.spec.init_from['run']!r}")
         return model
@@ -200,12 +253,25 @@ class TrainingRun:
         checkpoint.load(self.checkpoint_path, model, {})
         return model
 
+    def best_model(self, data) -> mc.Model:
+        """The network with the weights of its best epoch (``best.npz``, by ``spec.monitor``)."""
+        if not self.best_path.is_file():
+            raise RuntimeError(f"{self.folder} has no best.npz (a run trained before the runner kept its best "
+                               f"epoch's weights): retrain it with --restart")
+        model = build_model(self.spec, data.x_train.shape[1:])
+        epoch = checkpoint.load_weights(self.best_path, model)
+        if self.finished and epoch != self.result()["best_epoch"]:
+            raise RuntimeError(f"{self.best_path} holds epoch {epoch}, but the run's best epoch is "
+                               f"{self.result()['best_epoch']} (resumed by an older runner?): retrain with --restart")
+        return model
+
     def run(self, data, progress: bool = True, on_epoch: Optional[Callable[[int], None]] = None) -> dict:
         """Train (or resume, or skip when finished); -> the result dict."""
         self.check_config()
         if self.finished:
             return self.result()
         spec = self.spec
+        check_spec(spec)
         self.folder.mkdir(parents=True, exist_ok=True)
         checkpoint.write_json(self.folder / "config.json", spec.to_json())
 
@@ -222,6 +288,12 @@ class TrainingRun:
         augmenter = (ImageAugmenter(**{**spec.augment, "seed": _stream_seed(spec.seed, 2)})
                      if spec.augment is not None else None)
         generators = checkpoint.generators_of(model, fit_rng, augmenter)
+        loader = None
+        if spec.loop == "loader":
+            loader = loader_loop.build_loader(x_fit, y_fit_t, spec.batch_size, spec.transforms,
+                                              shuffle_seed=_stream_seed(spec.seed, 1),
+                                              transform_seed=_stream_seed(spec.seed, 3))
+            generators.update(loader_loop.generators(loader))
         history, done, wall = {}, 0, 0.0
         if self.checkpoint_path.is_file():
             meta = checkpoint.load(self.checkpoint_path, model, generators)
@@ -234,16 +306,24 @@ class TrainingRun:
         try:
             for epoch in range(done, spec.epochs):
                 start = time.perf_counter()
-                h = model.fit(x_fit, y_fit_t, epochs=epoch + 1, initial_epoch=epoch, batch_size=spec.batch_size,
-                              validation_data=validation, shuffle=True, augment=augmenter, seed=fit_rng,
-                              verbose=0, callbacks=[_Bar(bar)])
-                logs = {k: float(v[-1]) for k, v in h.history.items()}
+                if loader is not None:
+                    logs = loader_loop.train_one_epoch(model, loader, on_batch=_Bar(bar).on_batch_end)
+                    if validation is not None:
+                        val = evaluate(model, *validation, batch_size=500)
+                        logs.update({"val_loss": val["loss"], "val_accuracy": val["accuracy"]})
+                else:
+                    h = model.fit(x_fit, y_fit_t, epochs=epoch + 1, initial_epoch=epoch,
+                                  batch_size=spec.batch_size, validation_data=validation, shuffle=True,
+                                  augment=augmenter, seed=fit_rng, verbose=0, callbacks=[_Bar(bar)])
+                    logs = {k: float(v[-1]) for k, v in h.history.items()}
                 if spec.test_each_epoch:
                     test = evaluate(model, data.x_test, y_test_t, batch_size=500)
                     logs.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"]})
                 for k, v in logs.items():
                     history.setdefault(k, []).append(v)
                 wall += time.perf_counter() - start
+                if best_epoch(history, spec.monitor) == epoch + 1:   # before the checkpoint: a run killed
+                    checkpoint.save_weights(self.best_path, model, epoch + 1)  # in between redoes the epoch
                 checkpoint.save(self.checkpoint_path, model, generators, epoch + 1, history, wall)
                 if on_epoch is not None:
                     on_epoch(epoch + 1)
@@ -254,10 +334,11 @@ class TrainingRun:
         train = evaluate(model, x_fit, y_fit_t, batch_size=500)
         test = evaluate(model, data.x_test, y_test_t, batch_size=500)
         wall += time.perf_counter() - start
-        best = best_epoch(history)
+        best = best_epoch(history, spec.monitor)
         result = {
             "exercise": spec.exercise, "variant": spec.variant, "seed": spec.seed, "epochs": spec.epochs,
-            "batch_size": spec.batch_size, "params": model.count_params(), "history": history,
+            "batch_size": spec.batch_size, "params": model.count_params(),
+            "trainable_params": int(sum(p.value.size for p in model.trainable_params())), "history": history,
             "train_accuracy": train["accuracy"], "train_loss": train["loss"],
             "test_accuracy": test["accuracy"], "test_loss": test["loss"], "best_epoch": best,
             "best_test_accuracy": (history["test_accuracy"][best - 1] if "test_accuracy" in history else None),
