@@ -159,13 +159,13 @@ LABS["pw08"] = LabSpec(
     name="pw08", module="labs.pw08_cnn_basics", document="001_55261d5dca55fd6a.txt",
     title="PW08 - Convolutions by hand, shallow networks and CNNs on CIFAR-10",
     settings={
-        "quick": dict(_PW08_DOC, n_train=600, n_test=200, dense_epochs=2, mlp_epochs=2, cnn_epochs=2),
+        "quick": dict(_PW08_DOC, n_train=400, n_test=200, dense_epochs=2, mlp_epochs=2, cnn_epochs=2),
         "report": dict(_PW08_DOC),
         "full": dict(_PW08_DOC),
     },
     plan=_pw08_plan,
     differences={
-        "quick": "600 training and 200 test images, 2 epochs per network: a smoke test, its numbers mean nothing",
+        "quick": "400 training and 200 test images, 2 epochs per network: a smoke test, its numbers mean nothing",
         "report": "the document's settings (all 50,000 / 10,000 images, batch 128, Adam, 5 epochs for the "
                   "one-layer networks, 30 for the MLPs), one run per network; the document gives no epoch "
                   "count for the CNNs: 10 here; the last 10 % of the training images are held out for "
