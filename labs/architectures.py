@@ -160,12 +160,6 @@ def pw08_cnn_3conv_5x5(input_shape=None, reduced=False, seed=0):
     return _pw08_cnn("pw08_cnn_3conv_5x5", ((32, 3), (64, 5), (128, 5)), input_shape, reduced, seed)
 
 
-@architecture
-def pw08_cnn_3conv_wide(input_shape=None, reduced=False, seed=0):
-    """PW08 ex. 3, deeper and wider: 64, 128, 256 filters 3x3."""
-    return _pw08_cnn("pw08_cnn_3conv_wide", ((64, 3), (128, 3), (256, 3)), input_shape, reduced, seed)
-
-
 # ---------------------------------------------------------------- tiny VGG (seed 002)
 def _vgg_block(x, filters, block, batchnorm=False, pool=True):
     """[Conv2D(3x3, same) (+ BatchNorm) + ReLU] x 2, then MaxPool(2): one VGG block."""

@@ -135,8 +135,7 @@ LABS["tiny_vgg"] = LabSpec(
 PW08_MLP_TUNED = (("512", "pw08_mlp_512", 1e-3), ("512-256", "pw08_mlp_512_256", 1e-3),
                   ("512-256-dropout", "pw08_mlp_512_256_dropout", 1e-3),
                   ("512-256-lr1e-4", "pw08_mlp_512_256", 1e-4))
-PW08_DEEPER = (("2conv", "pw08_cnn_2conv"), ("3conv", "pw08_cnn_3conv"), ("3conv-5x5", "pw08_cnn_3conv_5x5"),
-               ("3conv-wide", "pw08_cnn_3conv_wide"))
+PW08_DEEPER = (("2conv", "pw08_cnn_2conv"), ("3conv", "pw08_cnn_3conv"), ("3conv-5x5", "pw08_cnn_3conv_5x5"))
 
 
 def _pw08_plan(s):
