@@ -15,7 +15,7 @@ from tests.conftest import REPO, SHARED_DATA
 CONV_DATA = json.loads((REPO / "labs" / "data" / "pw08_convolutions.json").read_text())
 EXERCISES = ["ex2-dense-l2", "ex2-dense-no-l2", "ex2-mlp", "ex2-mlp-tuned-512", "ex2-mlp-tuned-512-256",
              "ex2-mlp-tuned-512-256-dropout", "ex2-mlp-tuned-512-256-lr1e-4", "ex3-simple-cnn",
-             "ex3-deeper-2conv", "ex3-deeper-3conv", "ex3-deeper-3conv-5x5", "ex3-deeper-3conv-wide"]
+             "ex3-deeper-2conv", "ex3-deeper-3conv", "ex3-deeper-3conv-5x5"]
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ class TestQuickProfile:
             by_id["ex3-simple-cnn"]["test_accuracy"] - by_id[best]["test_accuracy"])
         assert answers["ex3-simple-cnn-output-shapes"] == "32×32×32, 32×32×32, 16×16×32, 8192, 10"
         assert answers["ex4-f-formula-equals-summary"] == "yes"
-        assert answers["ex4-f-conv-layers-checked"] == 1 + 2 + 3 + 3 + 3
+        assert answers["ex4-f-conv-layers-checked"] == 1 + 2 + 3 + 3
 
     def test_traced_values_equal_numpy_and_conv2d(self, quick_report):
         saved = np.load(quick_report / "pw08" / "quick" / "ex1-outputs.npz")
@@ -150,8 +150,7 @@ def test_conv_parameter_formula_matches_count_params():
     """(KH·KW·C_in + 1)·F for every convolution the lab trains, by hand from the shapes the document names."""
     expected = {"pw08_cnn": [(3, 3, 3, 32)], "pw08_cnn_2conv": [(3, 3, 3, 32), (3, 3, 32, 64)],
                 "pw08_cnn_3conv": [(3, 3, 3, 32), (3, 3, 32, 64), (3, 3, 64, 128)],
-                "pw08_cnn_3conv_5x5": [(3, 3, 3, 32), (5, 5, 32, 64), (5, 5, 64, 128)],
-                "pw08_cnn_3conv_wide": [(3, 3, 3, 64), (3, 3, 64, 128), (3, 3, 128, 256)]}
+                "pw08_cnn_3conv_5x5": [(3, 3, 3, 32), (5, 5, 32, 64), (5, 5, 64, 128)]}
     for name, shapes in expected.items():
         convs = [l for l in build(name).layers if type(l).__name__ == "Conv2D"]
         assert [l.params["kernel"].value.shape for l in convs] == shapes
