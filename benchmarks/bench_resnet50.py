@@ -6,7 +6,7 @@ torchvision is not available here, so the PyTorch twin is written below with
 biased convolutions, BatchNorm epsilon 1.001e-5, the stride on the first 1x1
 convolution of a block). minicnn's random weights (with random BatchNorm
 statistics) are copied into it, and the two outputs must agree before
-anything is timed. Runs alternate between the frameworks, on the same threads.
+anything is timed. Both run on the same number of threads, one after the other.
 
     python benchmarks/bench_resnet50.py [--threads 2] [--repeats 7] [--batches 1 8]
 """
@@ -116,9 +116,11 @@ if torch is not None:
 
 
 def timed_ms(fn):
-    t = time.perf_counter()
+    """(wall ms, CPU ms of this process, all threads) of one call. Under load the wall time
+    includes waiting for a core; the CPU time does not (but counts threads spinning while they wait)."""
+    t, c = time.perf_counter(), time.process_time()
     fn()
-    return (time.perf_counter() - t) * 1e3
+    return (time.perf_counter() - t) * 1e3, (time.process_time() - c) * 1e3
 
 
 def main():
@@ -143,30 +145,38 @@ def main():
         assert err < 1e-4, f"minicnn and PyTorch disagree: max relative error {err:.2e}"
         print(f"# outputs agree: max |difference| / max |logit| = {err:.1e} (logits up to {np.abs(theirs).max():.1f})")
 
-    print("| batch | minicnn ms median (min) | PyTorch ms median (min) | minicnn / PyTorch | minicnn images/s |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| batch | minicnn wall ms median (min) | PyTorch wall ms median (min) | minicnn / PyTorch (wall) "
+          "| CPU ms median, minicnn / PyTorch | minicnn images/s |")
+    print("|---:|---:|---:|---:|---:|---:|")
     for batch in args.batches:
         x = rng.uniform(-120, 130, (batch, 224, 224, 3)).astype(np.float32)
-        xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous() if net is not None else None
-        ours_fn = lambda: model.predict(x, batch_size=batch)  # noqa: E731
-        model.predict(x, batch_size=batch)  # warm-up: Numba compiles, buffers are allocated
-        ours, theirs = [], []
+        runs = {"minicnn": lambda: model.predict(x, batch_size=batch)}
         if net is not None:
-            def theirs_fn():
+            xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+
+            def torch_forward():
                 with torch.no_grad():
                     net(xt)
-            theirs_fn()
-        for _ in range(args.repeats):  # alternate, so a load change hits both alike
-            ours.append(timed_ms(ours_fn))
-            if net is not None:
-                theirs.append(timed_ms(theirs_fn))
-        o_med, o_min = statistics.median(ours), min(ours)
+            runs["torch"] = torch_forward
+        times = {}
+        for name, fn in runs.items():
+            # One framework at a time: PyTorch's OpenMP threads keep spinning for a
+            # while after each call, which would be charged to minicnn's CPU time.
+            time.sleep(0.5)
+            fn()  # warm-up: Numba compiles, buffers are allocated
+            times[name] = [timed_ms(fn) for _ in range(args.repeats)]
+
+        def stats(name):
+            wall = [w for w, _ in times[name]]
+            return statistics.median(wall), min(wall), statistics.median(c for _, c in times[name])
+
+        o_med, o_min, o_cpu = stats("minicnn")
         row = f"| {batch} | {o_med:.0f} ({o_min:.0f}) | "
-        if theirs:
-            t_med, t_min = statistics.median(theirs), min(theirs)
-            row += f"{t_med:.0f} ({t_min:.0f}) | {o_med / t_med:.2f}x | "
+        if net is not None:
+            t_med, t_min, t_cpu = stats("torch")
+            row += f"{t_med:.0f} ({t_min:.0f}) | {o_med / t_med:.2f}x | {o_cpu:.0f} / {t_cpu:.0f} | "
         else:
-            row += "- | - | "
+            row += f"PyTorch not installed | - | {o_cpu:.0f} / - | "
         print(row + f"{batch / o_med * 1e3:.1f} |")
     load_after = os.getloadavg()
     print(f"# load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
