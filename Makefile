@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_kernels.py
 	$(PY) benchmarks/bench_train_step.py
 	$(PY) benchmarks/bench_augment.py
+	$(PY) benchmarks/bench_resnet50.py
 
 lab: $(STAMP)
 	$(VENV)/bin/minicnn lab run $(LAB) --profile $(PROFILE) $(ARGS)
