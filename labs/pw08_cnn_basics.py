@@ -125,19 +125,20 @@ lab.md(f"""## Exercise 1 — computation of convolutions
 (F = {F}), bias {b1:g}. The kernel slides over the input as it is (cross-correlation, what CNN libraries call a \
 convolution). Output length: out = ⌊(N + 2P − F) / S⌋ + 1.
 
-| S | P | output length by the formula (K = F, the kernel size) | length | output (traced) | output of `Conv2D`, same weights |
+| S | P | output length (K = F) | length | output (traced) | `Conv2D`, same weights |
 |---|---|---|---|---|---|
 """ + "\n".join(rows) + "\n\n" + "\n\n".join(details) + f"""
 
 **Which (S, P) keep the input's length N = {N}?** {", ".join(same_length) or "none of the five"}. \
-**Rule for any N and F:** out = ⌊(N + 2P − F) / S⌋ + 1 equals N for every N only with S = 1 and 2P = F − 1, i.e. \
+**Rule for any N and F:** out = ⌊(N + 2P − F) / S⌋ + 1 equals N for every N only with S = 1 and \
+2P = F − 1, i.e. \
 {rule_p}; with S > 1 the output is about N / S long (⌈N / S⌉ with TensorFlow's "same" padding), so a stride \
 always shrinks it. **When N + 2P − F is not a multiple of S**, the division is floored: the window cannot take \
 another full step and the last positions of the padded input are never covered — \
 {"; ".join(not_divisible) if not_divisible else "none of the five cases here"}. \
 The `Conv2D` column is minicnn's layer with the same kernel and bias, on the signal as a 1 × {N} image: \
 the same numbers in every case.""")
-lab.answer("ex1a-1d-stand-in", bool(one_d.get("stand_in")))
+lab.answer("ex1a-1d-stand-in", "yes" if one_d.get("stand_in") else "no")
 lab.answer("ex1a-1d-same-length", "; ".join(same_length) or "none")
 lab.answer("ex1a-1d-rule", f"out = floor((N + 2P - F)/S) + 1; = N for S = 1 and P = (F - 1)/2 (F odd)")
 
@@ -203,7 +204,8 @@ in each direction, times {F2} filters).
 S = {S_KEEP} (in general S = 1 and P = (F − 1)/2 for an odd size F): `{keep_formula}`; a `Conv2D({F2}, \
 {K_KEEP}, strides={S_KEEP}, padding={P_KEEP})` on the {H}×{W}×{C} input gives {volume(keep_shape)}. The \
 document's own {KH}×{KW} filters cannot do it with a symmetric padding (({H} + 2P − {KH}) + 1 = {H} needs \
-2P = {KH - 1}{", which no integer P gives" if KH % 2 == 0 else ""}); TensorFlow's `padding="same"` pads one row and one column after: `{same_formula}`, and \
+2P = {KH - 1}{", which no integer P gives" if KH % 2 == 0 else ""}); TensorFlow's `padding="same"` pads one \
+row and one column after: `{same_formula}`, and \
 `Conv2D({F2}, {KH}, padding="same")` gives {volume(same_shape)}.
 
 **Output values with S = 1, P = 0**, each computed as the spreadsheet does (per channel R, G, B: the window \
@@ -326,7 +328,8 @@ if no["roughness"] > l2["roughness"] and no["saturated"] > l2["saturated"]:
     templates_text = (f"Large weights that no penalty pulls back fit single pixels: the templates' roughness is "
                       f"{no['roughness']:.2f} without L2 against {l2['roughness']:.2f} with it, and "
                       f"{100 * no['saturated']:.0f} % of the displayed pixels are strongly saturated colours against "
-                      f"{100 * l2['saturated']:.0f} %. With L2 the templates are smooth colour blobs in which the average "
+                      f"{100 * l2['saturated']:.0f} %. With L2 the templates are smooth colour blobs in which the "
+                      f"average "
                       f"look of a class can be read; without it, a speckle of saturated colours hides it: this is "
                       f"the \"too strong saturation\" the document speaks of.")
 else:
@@ -338,7 +341,8 @@ acc = {n: (np.mean(g.values("train_accuracy")), np.mean(g.values("test_accuracy"
 lab.md("### One-layer network and weight visualisation\n\n"
        "Dense(10, softmax) on the flattened image, with `kernel_regularizer=l2(0.05)` as the document asks, and "
        "the same network without it.\n\n"
-       "| network | train accuracy | test accuracy | ‖W‖ | largest \\|w\\| | 0.05·Σw² | roughness | saturated pixels |\n"
+       "| network | train accuracy | test accuracy | ‖W‖ | largest \\|w\\| | 0.05·Σw² | roughness | "
+       "saturated pixels |\n"
        "|---|---|---|---|---|---|---|---|\n" + "\n".join(
            f"| {n} | {fmt_mean_std(g.values('train_accuracy'))} | {fmt_mean_std(g.values('test_accuracy'))} | "
            f"{stats[n]['norm']:.2f} | {stats[n]['max_abs']:.3f} | {stats[n]['penalty']:.3f} | "
