@@ -320,7 +320,7 @@ def run_cli(*args, env=None):
 
 def test_cli_names_valid_labs_and_profiles():
     bad_lab = run_cli("lab", "run", "pw99")
-    assert bad_lab.returncode == 2 and "unknown lab 'pw99'; labs: pw09" in bad_lab.stderr
+    assert bad_lab.returncode == 2 and f"unknown lab 'pw99'; labs: {', '.join(sorted(catalog.LABS))}" in bad_lab.stderr
     bad_profile = run_cli("lab", "run", "pw09", "--profile", "fast")
     assert bad_profile.returncode == 2 and "profiles: quick, report, full" in bad_profile.stderr
     assert "Traceback" not in bad_lab.stderr + bad_profile.stderr
