@@ -117,20 +117,52 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def _update(self, p, state):
-        g = p.grad
         if "m" not in state:
             state["m"] = np.zeros_like(p.value)
             state["v"] = np.zeros_like(p.value)
-        m, v, t = state["m"], state["v"], self.iterations
+        if _compiled_adam_fits(p, state):
+            self._update_compiled(p, state)
+        else:
+            self._update_numpy(p, state)
+
+    def _step_size(self):
+        """lr * sqrt(1 - b2^t) / (1 - b1^t): the bias corrections folded into the learning rate."""
+        t = self.iterations
+        return self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+
+    def _update_numpy(self, p, state):
+        """The update as NumPy array expressions: the readable version (and the reference)."""
+        g, m, v = p.grad, state["m"], state["v"]
         m *= self.beta_1
         m += (1 - self.beta_1) * g
         v *= self.beta_2
         v += (1 - self.beta_2) * (g * g)
-        step = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
-        p.value -= (step * m / (np.sqrt(v) + self.epsilon)).astype(p.value.dtype, copy=False)
+        p.value -= (self._step_size() * m / (np.sqrt(v) + self.epsilon)).astype(p.value.dtype, copy=False)
+
+    def _update_compiled(self, p, state):
+        """The same update as one Numba pass (minicnn/kernels/adam.py): same numbers, bit for bit.
+
+        The scalars are converted to the parameter's dtype first, as NumPy
+        converts Python floats in the expressions of ``_update_numpy``; the
+        step size stays float64, as it is there (see the kernel's docstring).
+        """
+        from .kernels.adam import adam_update
+        f = p.value.dtype.type
+        adam_update(p.value.reshape(-1), p.grad.reshape(-1), state["m"].reshape(-1), state["v"].reshape(-1),
+                    f(self.beta_1), f(1 - self.beta_1), f(self.beta_2), f(1 - self.beta_2), f(self.epsilon),
+                    np.float64(self._step_size()), np.empty(1, dtype=p.value.dtype))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+def _compiled_adam_fits(p, state):
+    """Whether the Numba update applies: numba kernels active, one float dtype, contiguous arrays
+    (reshape(-1) must be a view, so the kernel writes into the parameter itself)."""
+    from . import kernels
+    arrays = (p.value, p.grad, state["m"], state["v"])
+    return (kernels.current() == "numba" and p.value.dtype in (np.float32, np.float64)
+            and all(a.dtype == p.value.dtype and a.flags.c_contiguous for a in arrays))
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
