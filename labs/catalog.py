@@ -173,3 +173,57 @@ LABS["pw08"] = LabSpec(
         "full": "the same as report",
     },
 )
+
+
+# ------------------------------------------------------------------ Ex08 (seed 004)
+# Q1.2's short optimizer comparison (variant -> optimizer config): the lab trains each under
+# "q1.2-optimizer", picks the best validation accuracy, and trains the four cases of Q1 with it.
+EX08_OPTIMIZERS = {
+    "adam-lr1e-2": {"class_name": "Adam", "learning_rate": 1e-2},
+    "adam-lr1e-3": {"class_name": "Adam", "learning_rate": 1e-3},
+    "adam-lr1e-4": {"class_name": "Adam", "learning_rate": 1e-4},
+    "sgd-lr1e-2-momentum0.5": {"class_name": "SGD", "learning_rate": 1e-2, "momentum": 0.5},
+}
+
+
+def _ex08_plan(s):
+    net, n = "ex08_mnist_net", s["n_train"]
+    lr_fit = s["lr_n_train"] - int(s["lr_n_train"] * s["lr_validation_split"])
+    return ([PlannedRun("q1.2-optimizer", net, s["lr_epochs"], lr_fit, s["seeds"], variant=v)
+             for v in EX08_OPTIMIZERS]
+            + [PlannedRun("q1.2-baseline", net, s["epochs"], n, s["seeds"]),
+               PlannedRun("q1.3-augmentation", net, s["epochs"], n, s["seeds"]),
+               PlannedRun("q1.4-batchnorm", "ex08_mnist_net_bn", s["epochs"], n, s["seeds"]),
+               PlannedRun("q1.5-mnist-pretrain", net, s["mnist_epochs"], n, s["seeds"]),
+               PlannedRun("q1.5-finetune", net, s["epochs"], n, s["seeds"])])
+
+
+# The document: all 60,000 / 10,000 images, 10 epochs per case, the test set after every epoch; batch 64 as
+# PyTorch's example. It fixes no epochs for the MNIST pre-training (10 here) and has no optimizer comparison
+# (ours: 2 epochs on 10,000 images, 20 % of them for validation). tsne_n None: every training image.
+_EX08_DOC = dict(n_train=60000, n_test=10000, epochs=10, mnist_epochs=10, batch_size=64, seeds=1,
+                 lr_n_train=10000, lr_n_test=2000, lr_epochs=2, lr_validation_split=0.2, tsne_n=None,
+                 dream_steps=200)
+
+LABS["ex08"] = LabSpec(
+    name="ex08", module="labs.ex08_fashion_mnist", document="004_4b2a9e500e9a02dd.txt",
+    title="Ex08 - Fashion-MNIST the PyTorch way: parameter counts, augmentation, BatchNorm, fine-tuning a "
+          "frozen MNIST network, t-SNE of fc1, a dreamer",
+    settings={
+        "quick": dict(_EX08_DOC, n_train=320, n_test=160, epochs=2, mnist_epochs=2, lr_n_train=200, lr_n_test=100,
+                      lr_epochs=1, tsne_n=160, dream_steps=20),
+        "report": dict(_EX08_DOC, mnist_epochs=5, tsne_n=10000),
+        "full": dict(_EX08_DOC),
+    },
+    plan=_ex08_plan,
+    differences={
+        "quick": "320 Fashion-MNIST / MNIST training and 160 test images, 2 epochs per case, a 1-epoch optimizer "
+                 "comparison on 200 images, t-SNE of 160 points, 20 dreamer steps: a smoke test, its numbers "
+                 "mean nothing",
+        "report": "the document's settings for the four cases (all 60,000 / 10,000 images, 10 epochs each, test "
+                  "set after every epoch, batch 64); MNIST pre-training 5 epochs (the document fixes none); "
+                  "t-SNE of a stratified subset of 10,000 training images (1,000 per class) instead of all "
+                  "60,000",
+        "full": "the document's settings; MNIST pre-training 10 epochs; t-SNE of all 60,000 training images",
+    },
+)
