@@ -126,18 +126,22 @@ for name, g in runs.items():
     lab.answer(f"ex1-a-test-accuracy-{name.replace(' ', '-')}", float(np.mean(g.values("test_accuracy"))))
     lab.answer(f"ex1-a-train-accuracy-{name.replace(' ', '-')}", float(np.mean(g.values("train_accuracy"))))
 improved = [n for n, d in gains.items() if d > 0]
+train_test = {n: np.mean(g.values("train_accuracy")) - np.mean(g.values("test_accuracy")) for n, g in runs.items()}
 lab.md("### Exercise 1, question a) — accuracy on the training and test sets\n\n"
        "Train accuracy is the model evaluated on the (non-augmented) training images after the last epoch, "
-       "as Keras' `evaluate` gives it, not the running mean of the epoch.\n\n" + "\n".join(table) + "\n\n"
+       "as Keras' `evaluate` gives it, not the running mean of the epoch. Time per epoch is wall time on a 2-core "
+       "machine shared with other jobs: it varies by up to 2× between runs and says nothing about the methods "
+       "(augmentation costs about 4 ms per batch, `benchmarks/README.md`).\n\n" + "\n".join(table) + "\n\n"
        + (f"Augmentation improved the test accuracy for {', '.join(improved)} "
           f"(best: {best_strategy}, {gains[best_strategy] * 100:+.1f} points against "
           f"{base_test * 100:.1f} %)." if improved else
           f"No strategy improved the test accuracy after {S['epochs']} epochs (best: {best_strategy}, "
           f"{gains[best_strategy] * 100:+.1f} points against {base_test * 100:.1f} %).")
-       + " In every augmented run the training accuracy is closer to the test accuracy than without "
-         "augmentation: " + ", ".join(
+       + " Train − test accuracy, a measure of over-fitting: " + ", ".join(
            f"{n}: {np.mean(g.values('train_accuracy')) - np.mean(g.values('test_accuracy')):+.3f}"
-           for n, g in runs.items()) + " (train − test).")
+           for n, g in runs.items()) + "; " + (
+           "every strategy narrows it." if all(train_test[n] < train_test["no augmentation"] for n in AUGMENTERS)
+           else "not every strategy narrows it."))
 lab.answer("ex1-a-augmentation-improves-test-accuracy", "yes" if improved else "no")
 
 # %% [markdown]
@@ -151,18 +155,43 @@ lab.figure(viz.learning_curves(histories, metrics=("loss",), title="Training (so
            "augmentation and with each strategy.")
 gaps = {name: np.mean([h["val_loss"][-1] - h["loss"][-1] for h in hs]) for name, hs in histories.items()}
 min_val = {name: (int(np.argmin(hs[0]["val_loss"])) + 1, min(hs[0]["val_loss"])) for name, hs in histories.items()}
+
+
+def loss_comment():
+    """What the curves show, written from the measured losses."""
+    plain_best, last = min_val["no augmentation"][0], S["epochs"]
+    if plain_best < last:
+        plain = (f"Without augmentation the training loss keeps falling while the validation loss is lowest at "
+                 f"epoch {plain_best} and then rises: the network starts to memorise its training images "
+                 f"(over-fitting), and ends {gaps['no augmentation']:+.3f} above its training loss. ")
+    else:
+        h = histories["no augmentation"][0]
+        mid = last // 2 - 1
+        trend = (f"widening from {h['val_loss'][mid] - h['loss'][mid]:+.3f} at epoch {mid + 1}"
+                 if h['val_loss'][mid] - h['loss'][mid] < gaps["no augmentation"] else
+                 f"against {h['val_loss'][mid] - h['loss'][mid]:+.3f} at epoch {mid + 1}")
+        plain = (f"Without augmentation both losses still fall at epoch {last}, but the validation loss ends "
+                 f"{gaps['no augmentation']:+.3f} above the training loss ({trend}): the network fits its "
+                 f"training images better than new ones, the beginning of over-fitting. ")
+    narrower = [n for n in AUGMENTERS if gaps[n] < gaps["no augmentation"]]
+    return (plain + "With augmentation the training loss is higher — the task is harder, as no image is seen "
+            "twice in the same form — and the gap between the curves is "
+            + ("smaller for every strategy" if len(narrower) == len(AUGMENTERS) else
+               f"smaller for {', '.join(narrower) or 'no strategy'}")
+            + f" ({', '.join(f'{n}: {gaps[n]:+.3f}' for n in AUGMENTERS)}); a negative gap means the network does "
+            "better on the untouched validation images than on the harder, transformed training batches. What "
+            "it learns carries over to unseen images. The stronger the augmentation, the slower the training "
+            "loss falls: "
+            + ", ".join(f"{n}: {histories[n][0]['loss'][-1]:.3f}" for n in runs) + " after the last epoch.")
+
+
 lab.md("### Exercise 1, question b) — loss per epoch with and without augmentation\n\n"
        "| experiment | final training loss | final validation loss | gap (val − train) | lowest validation "
        "loss (epoch) |\n|---|---|---|---|---|\n" + "\n".join(
            f"| {n} | {histories[n][0]['loss'][-1]:.3f} | {histories[n][0]['val_loss'][-1]:.3f} | {gaps[n]:+.3f} | "
            f"{min_val[n][1]:.3f} ({min_val[n][0]}) |" for n in runs) + "\n\n"
-       f"Without augmentation the training loss keeps falling while the validation loss stops improving "
-       f"after epoch {min_val['no augmentation'][0]} and ends {gaps['no augmentation']:+.3f} above it: the network "
-       f"starts to memorise its training images (over-fitting). With augmentation the training loss is "
-       f"higher — the task is harder, as no image is seen twice in the same form — and the gap between the "
-       f"two curves is smaller ({', '.join(f'{n}: {gaps[n]:+.3f}' for n in AUGMENTERS)}): what the network "
-       f"learns on the training batches carries over to unseen images. The stronger the augmentation, the "
-       f"slower the training loss falls.")
+       + loss_comment())
+
 for n in runs:
     lab.answer(f"ex1-b-loss-gap-{n.replace(' ', '-')}", float(gaps[n]))
 
@@ -177,37 +206,57 @@ lab.md(f"### Exercise 1, question c) — the best strategy\n\n"
        f"Chosen on the validation accuracy (the test set is only for reporting): **{best_aug}** among the "
        f"augmentations ({fmt_mean_std(runs[best_aug].values('best_val_accuracy'))} validation, "
        f"{fmt_mean_std(runs[best_aug].values('test_accuracy'))} test), and **{best_name}** overall. "
-       f"Mild, label-preserving transformations suit CIFAR-10's small, centred objects: a horizontal flip "
-       f"or a shift of 3 pixels keeps a car a car, while rotations and zooms also move part of the object "
-       f"out of the 32×32 frame and fill corners with repeated border pixels, making the task harder "
-       f"for a network trained only {S['epochs']} epochs.")
+       + ("The mildest strategies did best: a horizontal flip or a shift of 3 pixels keeps a car a car, while "
+          "rotations and zooms also move part of the object out of the 32×32 frame and fill corners with "
+          "repeated border pixels, a harder task for a network trained only "
+          f"{S['epochs']} epochs." if best_aug != PW09_STRATEGIES[-1] else
+          "The strongest strategy did best: with more varied training images the network generalises better, "
+          f"even in {S['epochs']} epochs."))
 
 # %% [markdown]
-# ### Longer training (full profile)
+# ### Longer training
 # Ten epochs may be too short for augmentation to pay off: the same network for
-# more epochs, without augmentation and with one strategy.
+# 30 epochs, without augmentation and with the best strategy of the 10-epoch runs.
 
 # %%
+def long_comment(va, cross, long_runs):
+    """Where the validation curves cross, and what the longer runs show, from the measured numbers."""
+    aug, plain = va[best_aug], va["no augmentation"]
+    behind = np.nonzero(aug <= plain)[0]
+    stays = int(behind[-1]) + 2 if len(behind) else 1          # first epoch from which aug stays ahead
+    tests = {n: np.mean(g.values("test_accuracy")) for n, g in long_runs.items()}
+    best = {n: g.results[0]["best_epoch"] for n, g in long_runs.items()}
+    text = (f"With augmentation the validation accuracy is first above the plain network's at epoch {cross}"
+            + (f" and stays above from epoch {stays} on" if stays <= len(aug) else " but does not stay above")
+            + "." if cross else "With augmentation the validation accuracy never gets above the plain network's.")
+    text += (f" The plain network peaks at epoch {best['no augmentation']} ({plain.max():.1%}) and "
+             + ("then declines as it over-fits" if best["no augmentation"] < len(plain) else "is still improving")
+             + f"; the augmented one peaks at epoch {best[best_aug]} ({aug.max():.1%}). After "
+             f"{len(aug)} epochs the test accuracy is {tests['no augmentation']:.1%} without and "
+             f"{tests[best_aug]:.1%} with augmentation ({(tests[best_aug] - tests['no augmentation']) * 100:+.1f} "
+             "points).")
+    return text
+
+
 if S["long_epochs"]:
     long_runs = {"no augmentation": lab.train("ex1-long-baseline", epochs=S["long_epochs"], **TRAIN),
-                 S["long_strategy"]: lab.train(f"ex1-long-{S['long_strategy']}", epochs=S["long_epochs"],
-                                                augment=AUGMENTERS[S["long_strategy"]], **TRAIN)}
+                 best_aug: lab.train("ex1-long-best", epochs=S["long_epochs"], augment=AUGMENTERS[best_aug], **TRAIN)}
     lh = {n: g.histories() for n, g in long_runs.items()}
     lab.figure(viz.learning_curves(lh, metrics=("loss", "accuracy"),
                                    title=f"{S['long_epochs']} epochs: training (solid) and validation (dashed)"),
                "long_curves.png", f"{S['long_epochs']} epochs without augmentation and with "
-               f"'{S['long_strategy']}'.")
+               f"'{best_aug}', the best strategy of the {S['epochs']}-epoch runs.")
     va = {n: np.array(h[0]["val_accuracy"]) for n, h in lh.items()}
-    ahead = np.nonzero(va[S["long_strategy"]] > va["no augmentation"])[0]
+    ahead = np.nonzero(va[best_aug] > va["no augmentation"])[0]
     cross = int(ahead[0]) + 1 if len(ahead) else None
+    lab.answer("ex1-long-strategy", best_aug)
     lab.answer("ex1-long-first-epoch-augmented-ahead", cross)
     lab.md(f"### Longer training ({S['long_epochs']} epochs)\n\n| experiment | train accuracy | test accuracy | "
            f"best validation accuracy (epoch) |\n|---|---|---|---|\n" + "\n".join(
                f"| {n} | {fmt_mean_std(g.values('train_accuracy'))} | {fmt_mean_std(g.values('test_accuracy'))} | "
                f"{fmt_mean_std(g.values('best_val_accuracy'))} ({g.results[0]['best_epoch']}) |"
                for n, g in long_runs.items()) + "\n\n"
-           + (f"The augmented network's validation accuracy is above the plain one's from epoch {cross} on."
-              if cross else "The augmented network's validation accuracy never got above the plain one's."))
+           + long_comment(va, cross, long_runs))
 else:
     lab.md("### Longer training\n\nThe longer pair of runs (30 epochs) is part of the full profile "
            "(`minicnn lab run pw09 --profile full`), not of this one.")
@@ -220,7 +269,12 @@ else:
 # every CONV, RELU and MAXP output for `X_train[12]`.
 
 # %%
-best_group = runs[best_name]
+candidates = dict(runs)
+if S["long_epochs"]:
+    candidates.update({f"{n} ({S['long_epochs']} epochs)": g for n, g in long_runs.items()})
+# the stored model is the one after the last epoch: choose on its (last-epoch) validation accuracy
+best_name = max(candidates, key=lambda n: np.mean([h["val_accuracy"][-1] for h in candidates[n].histories()]))
+best_group = candidates[best_name]
 model = best_group.model()
 conv_layers = [l for l in model.layers if isinstance(l, mc.Conv2D)]
 lab.answer("ex2-network", best_group.exercise)
@@ -263,7 +317,8 @@ def show_filters(layer):
 
 
 lab.md(f"## Exercise 2 — visualisation of activations\n\nThe network used: **{best_name}** "
-       f"(seed {best_group.runs[0].spec.seed}), the best validation accuracy of exercise 1.\n\n"
+       f"(seed {best_group.runs[0].spec.seed}), the best validation accuracy after the last epoch among the runs "
+       f"of exercise 1 ({best_group.histories()[0]['val_accuracy'][-1]:.1%}).\n\n"
        "### b) All the filters of a layer\n\n`show_filters(layer)` in `labs/pw09_augmentation.py` loops over "
        "the filters and their input channels (`viz.filter_grid`). The first layer's 3×3×3 filters are shown "
        "as RGB images and per channel; deeper layers per input channel (rows: the 32 input channels, "

@@ -29,7 +29,7 @@ def test_results_json_has_the_runners_schema_and_every_exercise(quick_report):
     assert "JPEG-derived" in results["data"]
     exercises = [r["exercise"] for r in results["runs"]]
     assert exercises == ["ex1a-baseline", "ex1b-flip", "ex1b-flip-shift", "ex1b-flip-shift-rotate-zoom",
-                         "ex1-long-baseline", "ex1-long-flip-shift"]
+                         "ex1-long-baseline", "ex1-long-best"]
     for r in results["runs"]:
         assert r["params"] == 39882 and r["batch_size"] == 128
         assert 0 <= r["train_accuracy"] <= 1 and 0 <= r["test_accuracy"] <= 1
