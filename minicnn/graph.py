@@ -83,10 +83,13 @@ def graph_inputs(outputs: List[SymbolicTensor]) -> List[SymbolicTensor]:
     found, seen = [], set()
 
     def visit(t):
+        # Each tensor once: residual networks reach a tensor by many paths (2 per block), and
+        # walking every path would take exponential time (ResNet50: over a million visits).
+        if id(t) in seen:
+            return
+        seen.add(id(t))
         if t.node is None:
-            if id(t) not in seen:
-                seen.add(id(t))
-                found.append(t)
+            found.append(t)
             return
         for s in t.node.inputs:
             visit(s)

@@ -477,3 +477,17 @@ def test_keras_weight_handles():
     assert model.trainable_weights[0].name == "batch_norm/gamma"
     with pytest.raises(AttributeError, match=r"dense \(Dense\) has no kernel yet"):
         mc.Dense(2).kernel
+
+
+def test_deep_residual_graph_builds_in_linear_time():
+    """60 residual blocks: every tensor is reachable by 2**60 paths; the model must still build at once
+    (each tensor visited once when looking for the graph's inputs)."""
+    import time
+    x = mc.Input((4,))
+    h = x
+    for _ in range(60):
+        h = mc.Add()([mc.Dense(4)(h), h])
+    start = time.perf_counter()
+    model = mc.Model(x, h)
+    assert time.perf_counter() - start < 5.0
+    assert len(model.layers) == 1 + 2 * 60
