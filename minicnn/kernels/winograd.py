@@ -1,0 +1,203 @@
+"""The four tile transforms of Winograd's F(2x2, 3x3) convolution, as loops.
+
+Used by ``minicnn/ops/conv_winograd.py`` (read its docstring first). With a
+4x4 input tile d, a 3x3 kernel g and the constant matrices
+
+    B^T = [[1, 0, -1, 0],     G = [[1,    0,   0  ],     A^T = [[1, 1,  1,  0],
+           [0, 1,  1, 0],          [1/2,  1/2, 1/2],            [0, 1, -1, -1]]
+           [0, -1, 1, 0],          [1/2, -1/2, 1/2],
+           [0, 1,  0, -1]]         [0,    0,   1  ]]
+
+the 2x2 output tile of the correlation is  Y = A^T [(G g G^T) * (B^T d B)] A
+(``*`` elementwise: 16 products instead of the 36 of the direct formula).
+``WINOGRAD_MATRICES`` holds them; the tests check each loop below against the
+matrix products it unrolls.
+
+Each function is a plain Python loop nest compiled by Numba (run with
+``NUMBA_DISABLE_JIT=1`` to step through it). Layouts: a chunk of n images
+has T = n * TH * TW tiles (tile (i, j) of image k is t = (k * TH + i) * TW + j);
+transformed tiles are stored as (16, T, channels), cell (a, b) of the 4x4
+tile at index 4 * a + b, so that the 16 products become 16 matrix products
+over the channels. The innermost loop always runs over the contiguous
+channel axis (vectorised), and the 4x4 arithmetic is unrolled into
+scalar expressions (adds and subtracts only: the matrices hold 0 and +-1).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: The F(2x2, 3x3) matrices (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015).
+WINOGRAD_MATRICES = {
+    "BT": np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64),
+    "G": np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64),
+    "AT": np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64),
+}
+
+
+def input_transform_loops(xp_rows, TH, TW, E_rows, E, U):
+    """U[:, t, c] = B^T d B for the 4x4 tile d of the padded input at rows 2i.., cols 2j.., per channel.
+
+    In two passes, rows then columns, (B^T d) B, each a set of simple loops
+    with one array written and one read, which the compiler vectorises (one
+    loop writing all 16 cells at once was measured 4-6x slower: it is not).
+
+    xp_rows: (n, HP, WP*C), the input padded with zeros (HP >= 2*TH + 2, WP >= 2*TW + 2),
+    each row flattened; E: (4, n, TH, WP, C) scratch, E_rows the same memory as (4, n, TH, WP*C);
+    U: (16, n*TH*TW, C), overwritten.
+    """
+    n = xp_rows.shape[0]
+    L = xp_rows.shape[2]
+    C = U.shape[2]
+    # B^T d: row a of the result combines input rows 2i..2i+3: 0-2, 1+2, 2-1, 1-3
+    for k in range(n):
+        for i in range(TH):
+            r = 2 * i
+            for q in range(L):
+                E_rows[0, k, i, q] = xp_rows[k, r, q] - xp_rows[k, r + 2, q]
+            for q in range(L):
+                E_rows[1, k, i, q] = xp_rows[k, r + 1, q] + xp_rows[k, r + 2, q]
+            for q in range(L):
+                E_rows[2, k, i, q] = xp_rows[k, r + 2, q] - xp_rows[k, r + 1, q]
+            for q in range(L):
+                E_rows[3, k, i, q] = xp_rows[k, r + 1, q] - xp_rows[k, r + 3, q]
+    # (B^T d) B: cell (a, b) combines columns 2j..2j+3 of row a the same way
+    for a in range(4):
+        for k in range(n):
+            for i in range(TH):
+                for j in range(TW):
+                    t = (k * TH + i) * TW + j
+                    s = 2 * j
+                    for c in range(C):
+                        U[4 * a, t, c] = E[a, k, i, s, c] - E[a, k, i, s + 2, c]
+                    for c in range(C):
+                        U[4 * a + 1, t, c] = E[a, k, i, s + 1, c] + E[a, k, i, s + 2, c]
+                    for c in range(C):
+                        U[4 * a + 2, t, c] = E[a, k, i, s + 2, c] - E[a, k, i, s + 1, c]
+                    for c in range(C):
+                        U[4 * a + 3, t, c] = E[a, k, i, s + 1, c] - E[a, k, i, s + 3, c]
+
+
+def output_transform_loops(M_flat, TH, TW, bias, S_flat, S, y):
+    """y[k, 2i+p, 2j+q, f] = (A^T m A)[p, q] + bias[f] for the 4x4 tile m = M[:, t, f].
+
+    Rows first (A^T m: rows 0+1+2 and 1-2-3, on whole planes), then columns
+    the same way, written to y.
+
+    M_flat: (16, n*TH*TW*F), the products M: (16, n*TH*TW, F) with each plane flattened;
+    bias: (F,) (zeros for a conv without bias); S: (8, n*TH*TW, F) scratch, S_flat the same
+    memory as (8, n*TH*TW*F); y: (n, OH, OW, F), overwritten (OH may be 2*TH - 1: the cells past
+    the border are not written).
+    """
+    n, OH, OW, F = y.shape
+    L = M_flat.shape[1]
+    for b in range(4):  # S[b] = row 0 of A^T m, S[4 + b] = row 1
+        for q in range(L):
+            S_flat[b, q] = M_flat[b, q] + M_flat[4 + b, q] + M_flat[8 + b, q]
+        for q in range(L):
+            S_flat[4 + b, q] = M_flat[4 + b, q] - M_flat[8 + b, q] - M_flat[12 + b, q]
+    for k in range(n):
+        for i in range(TH):
+            for p in range(2):
+                r = 2 * i + p
+                if r >= OH:
+                    continue
+                for j in range(TW):
+                    t = (k * TH + i) * TW + j
+                    s = 2 * j
+                    for f in range(F):
+                        y[k, r, s, f] = S[4 * p, t, f] + S[4 * p + 1, t, f] + S[4 * p + 2, t, f] + bias[f]
+                    if s + 1 < OW:
+                        for f in range(F):
+                            y[k, r, s + 1, f] = S[4 * p + 1, t, f] - S[4 * p + 2, t, f] - S[4 * p + 3, t, f] + bias[f]
+
+
+def output_transform_adjoint_loops(dyp_rows, TH, TW, P_rows, P, dM):
+    """dM[:, t, f] = A dY A^T for each 2x2 tile dY of dy: the adjoint of ``output_transform``.
+
+    Two passes like ``input_transform``: rows (A dY: y0, y0+y1, y0-y1, -y1),
+    then columns the same way.
+
+    dyp_rows: (n, >= 2*TH, 2*TW*F), dy padded with zeros to whole tiles, rows flattened;
+    P: (4, n, TH, 2*TW, F) scratch, P_rows the same memory as (4, n, TH, 2*TW*F);
+    dM: (16, n*TH*TW, F), overwritten.
+    """
+    n = dyp_rows.shape[0]
+    L = P_rows.shape[3]
+    F = dM.shape[2]
+    for k in range(n):
+        for i in range(TH):
+            r = 2 * i
+            for q in range(L):
+                P_rows[0, k, i, q] = dyp_rows[k, r, q]
+            for q in range(L):
+                P_rows[1, k, i, q] = dyp_rows[k, r, q] + dyp_rows[k, r + 1, q]
+            for q in range(L):
+                P_rows[2, k, i, q] = dyp_rows[k, r, q] - dyp_rows[k, r + 1, q]
+            for q in range(L):
+                P_rows[3, k, i, q] = -dyp_rows[k, r + 1, q]
+    for a in range(4):
+        for k in range(n):
+            for i in range(TH):
+                for j in range(TW):
+                    t = (k * TH + i) * TW + j
+                    s = 2 * j
+                    for f in range(F):
+                        dM[4 * a, t, f] = P[a, k, i, s, f]
+                    for f in range(F):
+                        dM[4 * a + 1, t, f] = P[a, k, i, s, f] + P[a, k, i, s + 1, f]
+                    for f in range(F):
+                        dM[4 * a + 2, t, f] = P[a, k, i, s, f] - P[a, k, i, s + 1, f]
+                    for f in range(F):
+                        dM[4 * a + 3, t, f] = -P[a, k, i, s + 1, f]
+
+
+def input_transform_adjoint_loops(dU_flat, TH, TW, Q_flat, Q, dxp):
+    """dxp = the sum over tiles of B dU B^T, added at each tile's place (tiles overlap by 2).
+
+    The adjoint of ``input_transform``, columns first (Q = dU B^T: columns
+    0, 1-2+3, -0+1+2, -3, on whole planes), then rows the same way, added
+    onto dxp.
+
+    dU_flat: (16, n*TH*TW*C), dU: (16, n*TH*TW, C) with each plane flattened; Q: (16, n*TH*TW, C)
+    scratch, Q_flat the same memory as (16, n*TH*TW*C); dxp: (n, >= 2*TH + 2, >= 2*TW + 2, C),
+    overwritten (zeroed first, one image at a time so it stays in cache).
+    """
+    n, _, _, C = dxp.shape
+    L = dU_flat.shape[1]
+    for a in range(4):
+        for q in range(L):
+            Q_flat[4 * a, q] = dU_flat[4 * a, q]
+        for q in range(L):
+            Q_flat[4 * a + 1, q] = dU_flat[4 * a + 1, q] - dU_flat[4 * a + 2, q] + dU_flat[4 * a + 3, q]
+        for q in range(L):
+            Q_flat[4 * a + 2, q] = -dU_flat[4 * a, q] + dU_flat[4 * a + 1, q] + dU_flat[4 * a + 2, q]
+        for q in range(L):
+            Q_flat[4 * a + 3, q] = -dU_flat[4 * a + 3, q]
+    for k in range(n):
+        dxp[k] = 0
+        for i in range(TH):
+            r = 2 * i
+            for j in range(TW):
+                t = (k * TH + i) * TW + j
+                for b in range(4):
+                    s = 2 * j + b
+                    # B Q, column b: rows 0, 1-2+3, -0+1+2, -3
+                    for c in range(C):
+                        dxp[k, r, s, c] += Q[b, t, c]
+                    for c in range(C):
+                        dxp[k, r + 1, s, c] += Q[4 + b, t, c] - Q[8 + b, t, c] + Q[12 + b, t, c]
+                    for c in range(C):
+                        dxp[k, r + 2, s, c] += -Q[b, t, c] + Q[4 + b, t, c] + Q[8 + b, t, c]
+                    for c in range(C):
+                        dxp[k, r + 3, s, c] -= Q[12 + b, t, c]
+
+
+def _jit(fn):
+    return njit(cache=True, nogil=True)(fn)
+
+
+input_transform = _jit(input_transform_loops)
+output_transform = _jit(output_transform_loops)
+output_transform_adjoint = _jit(output_transform_adjoint_loops)
+input_transform_adjoint = _jit(input_transform_adjoint_loops)

@@ -1,0 +1,162 @@
+"""Winograd's F(2x2, 3x3) convolution (ops/conv_winograd.py) against the matrix formulas,
+the loop reference (kernels/conv_loops.py) and the im2col path it replaces."""
+import numpy as np
+import pytest
+
+from minicnn import kernels
+from minicnn.kernels import winograd as wk
+from minicnn.kernels.conv_loops import conv2d_backward_loops, conv2d_forward_loops
+from minicnn.ops import conv as conv_module
+from minicnn.ops import conv_winograd as cw
+from minicnn.ops.conv import conv2d_backward, conv2d_forward
+
+BT, G, AT = (wk.WINOGRAD_MATRICES[k] for k in ("BT", "G", "AT"))
+
+# (x shape, F, padding): even and odd outputs, "same", "valid", int and pair padding, 8+ channels
+CASES = [
+    ((3, 6, 6, 8), 4, "same"),
+    ((2, 7, 5, 9), 3, "same"),       # odd output height: the last tile row is cut
+    ((2, 9, 8, 8), 5, "valid"),      # 7x6 output
+    ((3, 5, 7, 8), 2, 1),
+    ((2, 8, 8, 16), 6, (2, 1)),      # more padding than the kernel's half
+]
+
+
+def tiles_of(xp, TH, TW):
+    """The 4x4 input tiles d[k, i, j] = xp[k, 2i:2i+4, 2j:2j+4] (as the kernels index them)."""
+    return np.stack([np.stack([xp[:, 2 * i:2 * i + 4, 2 * j:2 * j + 4] for j in range(TW)], 1)
+                     for i in range(TH)], 1)  # (n, TH, TW, 4, 4, C)
+
+
+def test_winograd_matrices_give_the_correlation():
+    """Y = A^T [(G g G^T) * (B^T d B)] A equals the direct 2x2 correlation of a 4x4 tile with a 3x3 kernel."""
+    rng = np.random.default_rng(0)
+    d, g = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
+    direct = np.array([[np.sum(d[p:p + 3, q:q + 3] * g) for q in range(2)] for p in range(2)])
+    np.testing.assert_allclose(AT @ ((G @ g @ G.T) * (BT @ d @ BT.T)) @ AT.T, direct, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_input_and_output_transforms_are_the_matrix_products(dtype):
+    rng = np.random.default_rng(1)
+    n, TH, TW, C, F = 2, 3, 2, 5, 4
+    xp = rng.standard_normal((n, 2 * TH + 2, 2 * TW + 2, C)).astype(dtype)
+    geo = cw._Geometry((n, 2 * TH, 2 * TW, C), F, (1, 1, 1, 1), (2 * TH, 2 * TW), xp.itemsize)
+    _, u, m, e = geo.buffers(dtype)
+    U = geo.transformed_input(xp[:, 1:-1, 1:-1], np.zeros_like(xp), u, e)  # pads with the same zeros
+    xp[:, 0] = xp[:, -1] = 0
+    xp[:, :, 0] = xp[:, :, -1] = 0
+    d = tiles_of(xp, TH, TW)
+    expected = np.einsum("ak,nijklc,bl->abnijc", BT, d, BT).reshape(16, n * TH * TW, C)
+    np.testing.assert_allclose(U, expected, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+    M = rng.standard_normal((16, n * TH * TW, F)).astype(dtype)
+    bias = rng.standard_normal(F).astype(dtype)
+    y = np.empty((n, 2 * TH - 1, 2 * TW, F), dtype=dtype)  # odd height: the last row is not written
+    S = np.empty((8, n * TH * TW, F), dtype=dtype)
+    wk.output_transform(M.reshape(16, -1), TH, TW, bias, S.reshape(8, -1), S, y)
+    tiles = np.einsum("pa,abnijf,qb->nipjqf", AT, M.reshape(4, 4, n, TH, TW, F), AT)
+    expected_y = tiles.reshape(n, 2 * TH, 2 * TW, F)[:, :2 * TH - 1] + bias
+    np.testing.assert_allclose(y, expected_y, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+def test_transform_adjoints_pass_the_dot_product_test():
+    """<T(a), b> = <a, T*(b)> for the input and output transforms and their adjoints (float64)."""
+    rng = np.random.default_rng(2)
+    n, TH, TW, C = 2, 3, 4, 3
+    geo = cw._Geometry((n, 2 * TH, 2 * TW, C), C, (1, 1, 1, 1), (2 * TH, 2 * TW), 8)
+    xp, u, m, e = geo.buffers(np.float64)
+    x = rng.standard_normal((n, 2 * TH, 2 * TW, C))
+    U = geo.transformed_input(x, xp, u, e).copy()
+    dU = rng.standard_normal(U.shape)
+    Q = np.empty_like(dU)
+    dxp = np.empty((n, geo.HP, geo.WP, C))
+    wk.input_transform_adjoint(dU.reshape(16, -1), TH, TW, Q.reshape(16, -1), Q, dxp)
+    np.testing.assert_allclose(np.sum(U * dU), np.sum(x * dxp[:, 1:1 + 2 * TH, 1:1 + 2 * TW]), rtol=1e-12)
+
+    M = rng.standard_normal((16, n * TH * TW, C))
+    y = np.empty((n, 2 * TH, 2 * TW, C))
+    S = np.empty((8, n * TH * TW, C))
+    wk.output_transform(M.reshape(16, -1), TH, TW, np.zeros(C), S.reshape(8, -1), S, y)
+    dy = rng.standard_normal(y.shape)
+    dM = geo.transformed_output_grad(dy, None, m, e)
+    np.testing.assert_allclose(np.sum(y * dy), np.sum(M * dM), rtol=1e-12)
+
+
+def test_kernel_transform_adjoint():
+    rng = np.random.default_rng(3)
+    w, dV = rng.standard_normal((3, 3, 4, 5)), rng.standard_normal((16, 4, 5))
+    np.testing.assert_allclose(np.sum(cw.kernel_transform(w) * dV), np.sum(w * cw.kernel_transform_adjoint(dV)),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, F, padding", CASES)
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_winograd_conv_equals_the_loop_formulas_float64(x_shape, F, padding, use_bias):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal((3, 3, x_shape[3], F))
+    b = rng.standard_normal(F) if use_bias else None
+    y, cache = conv2d_forward(x, w, b, 1, padding)
+    assert cache["winograd"]
+    np.testing.assert_allclose(y, conv2d_forward_loops(x, w, b, 1, padding), rtol=1e-10, atol=1e-10)
+    dy = rng.standard_normal(y.shape)
+    dx, dw, db = conv2d_backward(dy, cache)
+    dx_ref, dw_ref, db_ref = conv2d_backward_loops(dy, x, w, 1, padding)
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dw, dw_ref, rtol=1e-10, atol=1e-10)
+    if use_bias:
+        np.testing.assert_allclose(db, db_ref, rtol=1e-10, atol=1e-10)
+    else:
+        assert db is None
+    dx2, dw2, _ = conv2d_backward(dy, cache, need_dx=False)
+    assert dx2 is None
+    np.testing.assert_array_equal(dw2, dw)
+
+
+@pytest.mark.parametrize("x_shape, F, padding", CASES[:3])
+def test_winograd_conv_float32_agrees_with_im2col(monkeypatch, x_shape, F, padding):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal((3, 3, x_shape[3], F)).astype(np.float32)
+    b = rng.standard_normal(F).astype(np.float32)
+    y, cache = conv2d_forward(x, w, b, 1, padding)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    grads = conv2d_backward(dy, cache)
+    monkeypatch.setattr(conv_module, "WINOGRAD", False)
+    y_ref, cache_ref = conv2d_forward(x, w, b, 1, padding)
+    assert not cache_ref["winograd"]
+    assert y.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
+    for g, g_ref in zip(grads, conv2d_backward(dy, cache_ref)):
+        np.testing.assert_allclose(g, g_ref, rtol=1e-4, atol=1e-4)
+
+
+def test_winograd_is_bit_identical_whatever_the_thread_count(monkeypatch):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((12, 8, 8, 8)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 8, 4)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1)  # one image per chunk: many chunks
+    results = []
+    for workers in (1, 2, 1, 2):
+        monkeypatch.setattr(conv_module, "WORKERS", workers)
+        y, cache = conv2d_forward(x, w, b, 1, "same")
+        results.append((y,) + conv2d_backward(np.cos(y), cache))
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other):
+            np.testing.assert_array_equal(a, b_)
+
+
+@pytest.mark.parametrize("w_shape, strides, backend, expected", [
+    ((3, 3, 8, 4), 1, "numba", True),
+    ((3, 3, 3, 4), 1, "numba", False),   # an RGB first layer: im2col is faster there
+    ((3, 3, 8, 4), 2, "numba", False),   # stride 2: not this algorithm
+    ((5, 5, 8, 4), 1, "numba", False),   # F(2x2, 3x3) is for 3x3 kernels only
+    ((3, 3, 8, 4), 1, "numpy", False),   # the other backends keep the readable im2col path
+])
+def test_when_winograd_is_used(w_shape, strides, backend, expected):
+    x = np.zeros((1, 8, 8, w_shape[2]), dtype=np.float32)
+    with kernels.using(backend):
+        _, cache = conv2d_forward(x, np.zeros(w_shape, dtype=np.float32), None, strides, "same")
+    assert cache["winograd"] is expected
