@@ -439,10 +439,11 @@ mixed = [int(k) for k in np.argsort(purity)[:3]]
 clean = [int(k) for k in np.argsort(purity)[::-1][:3]]
 probe = cross_val_score(LogisticRegression(max_iter=2000), features, labels, cv=3).mean()
 sil_2d = silhouette_score(points, labels)
+network_accuracy = float(np.mean(model.predict(data.x_train[chosen_idx], batch_size=500).argmax(axis=1) == labels))
 lab.md(f"""Network: the {best_case} network of question 1 (its final weights). Features:
 `mc.Model(inputs=model.input, outputs=model.get_layer("fc1").output).predict(x_train)`, fc1's 128 outputs
 before its ReLU, for {len(points):,} training images{'' if n_tsne == len(data.x_train) else
-f' (a stratified subset, {per_class:,} per class; the full profile uses all {len(data.x_train):,})'};
+f' (a stratified subset, {per_class:,} per class; the full profile uses every training image)'};
 `sklearn.manifold.TSNE(2, perplexity=30, init="pca", method="{tsne_method}", random_state=0)`.
 
 What we see, measured: among the {k_nn} nearest neighbours of a point in the map, on average
@@ -451,12 +452,13 @@ What we see, measured: among the {k_nn} nearest neighbours of a point in the map
 {', '.join(f'{names[k]} ({purity[k]:.0%}, mixed mostly with {most_mixed_with(k)})' for k in mixed)}.
 The silhouette score of the classes in the map is {sil_2d:.2f} (1: tight, separate clusters; 0:
 overlapping ones). How good the fc1 features are for classification: a logistic regression on them alone
-reaches {probe:.1%} (3-fold cross-validation on these images), about what fc2 — a linear layer on their
-ReLU — achieves inside the network; what it gets wrong is mostly where the map mixes classes.""")
+reaches {probe:.1%} (3-fold cross-validation on these images); the network itself, whose fc2 is a linear
+layer on their ReLU, classifies {network_accuracy:.1%} of the same images correctly.""")
 lab.answer("q2-tsne-points", len(points))
 lab.answer("q2-neighbour-purity", float(purity.mean()))
 lab.answer("q2-linear-probe-accuracy", float(probe))
 lab.answer("q2-silhouette-2d", float(sil_2d))
+lab.answer("q2-network-accuracy-same-images", network_accuracy)
 
 # %% [markdown]
 # ## Question 3 — what did the network learn?
