@@ -1,29 +1,56 @@
-"""One training step (forward, loss, backward, Adam) at batch 128, float32:
-minicnn vs PyTorch, interleaved in one run, on the same CPU threads.
+"""minicnn against PyTorch on the course nets: training step, inference, epoch, memory.
 
-Nets: PW09 (Conv32-ReLU-Conv32-ReLU-MaxPool-Conv32-ReLU-MaxPool-Dense10,
-3x3 same, 32x32x3), the tiny VGG (Conv32x2-MaxPool-Conv64x2-MaxPool-
-Dense128-Dense10) and the tiny VGG with BatchNorm before each ReLU. Before timing, both frameworks run one step from the same
-weights on the same batch and their losses must agree.
+    nice -n 19 .venv/bin/python benchmarks/bench_train_step.py [--threads 2] [--repeats 7]
+        [--nets PW09 "tiny VGG" "tiny VGG + BN" Ex08] [--epoch-images 50000 | 0 to skip]
 
-    python benchmarks/bench_train_step.py [--threads 2] [--repeats 15] [--kernels numba]
+Nets (``nets.py``): PW09, tiny VGG, tiny VGG + BatchNorm (32x32x3) and Ex08,
+PyTorch's MNIST example (28x28x1, with dropout). Both frameworks start from the
+same weights; float32; PyTorch with ``torch.set_num_threads(--threads)``.
+
+1. Training step (batch 128: forward, sparse cross-entropy with the fused
+   softmax gradient, backward, Adam): one step of each on the same batch must
+   give the same loss (nets without dropout; with dropout the masks differ, so
+   their inference outputs are compared), then the two are timed interleaved,
+   step for step, so both see the same machine state; median of ``--repeats``.
+2. Inference: ``model.predict(x, batch_size=500)`` against ``net.eval()`` +
+   softmax under ``torch.no_grad()`` on the same 500 images, outputs checked
+   equal, timed interleaved.
+3. Epoch (PW09, ``--epoch-images`` random CIFAR-shaped images, the last 10 %
+   for validation, batch 128, progress bar drawn): each framework in a child
+   process of its own, two epochs, and its peak resident memory (ru_maxrss).
+   minicnn runs twice: with an empty Numba cache (the first epoch after an
+   install pays the compilation) and with the cache filled.
+
+Every table states the load average beside its numbers: on a shared machine
+absolute times are inflated, and only the interleaved ratios keep their meaning.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
 
 
-def parse():
+def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--predict-batch", type=int, default=500)
     p.add_argument("--kernels", default="numba", choices=["numba", "numpy"])
-    return p.parse_args()
+    p.add_argument("--nets", nargs="+", default=["PW09", "tiny VGG", "tiny VGG + BN", "Ex08"])
+    p.add_argument("--epoch-images", type=int, default=50000, help="0: skip the epoch and memory section")
+    p.add_argument("--child", choices=["minicnn", "torch"], help=argparse.SUPPRESS)
+    return p.parse_args(argv)
 
 
 args = parse()
@@ -33,145 +60,249 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(HERE))
+import nets  # noqa: E402
+
 import minicnn as mc  # noqa: E402
 from minicnn.train import train_step  # noqa: E402
 
 try:
+    if args.child == "minicnn":
+        raise ImportError  # the minicnn child must not load PyTorch (its memory would count)
     import torch  # noqa: E402
     torch.set_num_threads(args.threads)
 except ImportError:
     torch = None
 
 
-def pw09():
-    return [("conv", 32), ("conv", 32), ("pool",), ("conv", 32), ("pool",), ("dense", 10)]
+def load():
+    return "load %.1f %.1f %.1f" % os.getloadavg()
 
 
-def tiny_vgg():
-    return [("conv", 32), ("conv", 32), ("pool",), ("conv", 64), ("conv", 64), ("pool",),
-            ("dense", 128), ("dense", 10)]
+def blas_description():
+    """Which OpenBLAS kernels NumPy uses (``OPENBLAS_CORETYPE`` forces a choice)."""
+    try:
+        from threadpoolctl import threadpool_info
+        info = [i for i in threadpool_info() if i.get("internal_api") == "openblas"]
+        arch = info[0].get("architecture") if info else "?"
+    except ImportError:
+        arch = "?"
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return f"OpenBLAS kernels {arch}" + (f" (OPENBLAS_CORETYPE={forced} in the environment)" if forced else "")
 
 
-def tiny_vgg_bn():
-    """Tiny VGG with BatchNorm after each conv, before the activation (question 13)."""
-    return [("conv_bn", 32), ("conv_bn", 32), ("pool",), ("conv_bn", 64), ("conv_bn", 64), ("pool",),
-            ("dense", 128), ("dense", 10)]
+def interleaved(ours, theirs, repeats):
+    """Median seconds of ours() and theirs(), called alternately ``repeats`` times."""
+    a, b = [], []
+    for _ in range(repeats):
+        t = time.perf_counter(); ours(); a.append(time.perf_counter() - t)
+        if theirs is not None:
+            t = time.perf_counter(); theirs(); b.append(time.perf_counter() - t)
+    return statistics.median(a), (statistics.median(b) if b else None)
 
 
-def build_minicnn(spec):
-    layers = [mc.Input((32, 32, 3))]
-    flat = False
-    for i, item in enumerate(spec):
-        if item[0] == "conv":
-            layers += [mc.Conv2D(item[1], 3, padding="same"), mc.ReLU()]
-        elif item[0] == "conv_bn":
-            layers += [mc.Conv2D(item[1], 3, padding="same"), mc.BatchNorm(), mc.ReLU()]
-        elif item[0] == "pool":
-            layers.append(mc.MaxPool2D(2))
-        else:
-            if not flat:
-                layers.append(mc.Flatten())
-                flat = True
-            last = i == len(spec) - 1
-            layers.append(mc.Dense(item[1], activation="softmax" if last else "relu"))
-    model = mc.Sequential(layers, seed=0)
-    model.compile(mc.Adam(), "sparse_categorical_crossentropy")
-    return model
+def row(name, ours_s, theirs_s):
+    if theirs_s is None:  # no number to compare with: say why instead of printing nan
+        return f"| {name} | {1e3 * ours_s:.1f} | PyTorch not installed | - | {load()} |"
+    return f"| {name} | {1e3 * ours_s:.1f} | {1e3 * theirs_s:.1f} | {ours_s / theirs_s:.2f} | {load()} |"
 
 
-def build_torch(spec, model):
-    """The same net in PyTorch (NCHW), with minicnn's weights copied in."""
-    nn = torch.nn
-    mods, c, hw, flat = [], 3, 32, False
-    params = [l for l in model.layers if l.params]
-    pi = 0
-    for item in spec:
-        if item[0] in ("conv", "conv_bn"):
-            conv = nn.Conv2d(c, item[1], 3, padding=1)
-            src = params[pi]; pi += 1
-            with torch.no_grad():
-                conv.weight.copy_(torch.from_numpy(src.params["kernel"].value.transpose(3, 2, 0, 1).copy()))
-                conv.bias.copy_(torch.from_numpy(src.params["bias"].value))
-            mods.append(conv)
-            if item[0] == "conv_bn":
-                pi += 1  # gamma = 1, beta = 0 on both sides; Keras' eps and momentum
-                mods.append(nn.BatchNorm2d(item[1], eps=1e-3, momentum=0.01))
-            mods.append(nn.ReLU())
-            c = item[1]
-        elif item[0] == "pool":
-            mods.append(nn.MaxPool2d(2))
-            hw //= 2
-        else:
-            src = params[pi]; pi += 1
-            lin = nn.Linear(src.params["kernel"].value.shape[0], item[1])
-            k = src.params["kernel"].value
-            if not flat:
-                # minicnn flattens (H, W, C); PyTorch (C, H, W)
-                k = k.reshape(hw, hw, c, -1).transpose(2, 0, 1, 3).reshape(k.shape[0], -1)
-                mods.append(nn.Flatten())
-                flat = True
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(k.T.copy()))
-                lin.bias.copy_(torch.from_numpy(src.params["bias"].value))
-            mods.append(lin)
-            if item is not spec[-1]:
-                mods.append(nn.ReLU())
-    net = nn.Sequential(*mods)
-    return net, torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+def batch_for(name, n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n,) + nets.input_shape(name), dtype=np.float32)
+    return x, rng.integers(0, 10, n)
 
 
-def torch_step(net, opt, xt, yt):
-    opt.zero_grad(set_to_none=True)
-    loss = torch.nn.functional.cross_entropy(net(xt), yt)
-    loss.backward()
-    opt.step()
-    return loss.item()
-
-
-def bench(name, spec, x, y):
-    model = build_minicnn(spec)
-    row = {"net": name}
-    if torch is not None:
-        net, opt = build_torch(spec, model)
-        xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
-        yt = torch.from_numpy(y.astype(np.int64))
-        # correctness before timing: same weights, same batch -> same loss
-        loss_ours, _ = train_step(model, x, y)
-        loss_theirs = torch_step(net, opt, xt, yt)
-        assert abs(loss_ours - loss_theirs) < 1e-4 * max(1, abs(loss_theirs)), (loss_ours, loss_theirs)
-    else:
+def bench_step(name):
+    model = nets.build(name)
+    x, y = batch_for(name, args.batch)
+    if torch is None:
         train_step(model, x, y)  # warm-up (Numba compilation)
-    ours, theirs = [], []
-    for _ in range(args.repeats):  # interleaved, so both see the same machine state
-        t = time.perf_counter(); train_step(model, x, y); ours.append(time.perf_counter() - t)
-        if torch is not None:
-            t = time.perf_counter(); torch_step(net, opt, xt, yt); theirs.append(time.perf_counter() - t)
-    row["minicnn_ms"] = 1e3 * statistics.median(ours)
-    row["minicnn_max_ms"] = 1e3 * max(ours)
-    if theirs:
-        row["torch_ms"] = 1e3 * statistics.median(theirs)
-        row["ratio"] = row["minicnn_ms"] / row["torch_ms"]
-    return row
+        return interleaved(lambda: train_step(model, x, y), None, args.repeats)
+    net, opt = nets.to_torch(model)
+    xt, yt = nets.to_nchw(x), torch.from_numpy(y.astype(np.int64))
+    if nets.has_dropout(name):  # different masks: compare the inference outputs instead
+        net.eval()
+        with torch.no_grad():
+            theirs = torch.softmax(net(xt), 1).numpy()
+        net.train()
+        np.testing.assert_allclose(model.predict(x, batch_size=len(x)), theirs, atol=1e-5)
+        train_step(model, x, y)
+        nets.torch_step(net, opt, xt, yt)
+    else:  # correctness before timing: same weights, same batch -> same loss
+        loss_ours, _ = train_step(model, x, y)
+        loss_theirs = nets.torch_step(net, opt, xt, yt)
+        assert abs(loss_ours - loss_theirs) < 1e-4 * max(1, abs(loss_theirs)), (name, loss_ours, loss_theirs)
+    return interleaved(lambda: train_step(model, x, y), lambda: nets.torch_step(net, opt, xt, yt), args.repeats)
+
+
+def bench_predict(name):
+    model = nets.build(name)
+    x, _ = batch_for(name, args.predict_batch, seed=1)
+    ours = lambda: model.predict(x, batch_size=args.predict_batch)  # noqa: E731
+    if torch is None:
+        ours()
+        return interleaved(ours, None, args.repeats)
+    net, _ = nets.to_torch(model)
+    net.eval()
+    xt = nets.to_nchw(x)
+
+    def theirs():
+        with torch.no_grad():
+            return torch.softmax(net(xt), 1)
+
+    np.testing.assert_allclose(ours(), theirs().numpy(), atol=1e-5)
+    return interleaved(ours, theirs, args.repeats)
+
+
+# ----------------------------------------------------------------------------- epoch children
+
+
+def epoch_data(n):
+    """n CIFAR-shaped float32 images in [0, 1) and labels (the last 10 % are the validation set)."""
+    return batch_for("PW09", n, seed=2)
+
+
+def child_minicnn():
+    x, y = epoch_data(args.epoch_images)
+    model = nets.build("PW09")
+    times = []
+
+    class EpochTimer(mc.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.t)
+
+    stdout, sys.stdout = sys.stdout, open(os.devnull, "w")  # the progress bar is drawn, not shown
+    try:
+        model.fit(x, y, epochs=2, batch_size=args.batch, validation_split=0.1, verbose=1, seed=0,
+                  callbacks=[EpochTimer()])
+    finally:
+        sys.stdout.close()
+        sys.stdout = stdout
+    return times
+
+
+def child_torch():
+    from tqdm.auto import tqdm
+    x, y = epoch_data(args.epoch_images)
+    n_val = int(len(x) * 0.1)
+    net, opt = nets.to_torch(nets.build("PW09"))
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2)  # a view: no second copy of the data set
+    yt = torch.from_numpy(y.astype(np.int64))
+    x_train, y_train, x_val, y_val = xt[:-n_val], yt[:-n_val], xt[-n_val:], yt[-n_val:]
+    gen = torch.Generator().manual_seed(0)
+    times = []
+    devnull = open(os.devnull, "w")
+    for epoch in range(2):
+        t = time.perf_counter()
+        net.train()
+        order = torch.randperm(len(x_train), generator=gen)
+        batches = range(0, len(order), args.batch)
+        total = correct = seen = 0.0
+        bar = tqdm(total=len(batches), desc=f"Epoch {epoch + 1}/2", file=devnull, unit="batch")
+        for start in batches:
+            idx = order[start:start + args.batch]
+            xb, yb = x_train[idx].contiguous(), y_train[idx]
+            opt.zero_grad(set_to_none=True)
+            out = net(xb)
+            loss = torch.nn.functional.cross_entropy(out, yb)
+            loss.backward()
+            opt.step()
+            k = len(yb)
+            total += loss.item() * k
+            correct += (out.argmax(1) == yb).sum().item()
+            seen += k
+            bar.set_postfix({"loss": f"{total / seen:.4f}", "accuracy": f"{correct / seen:.4f}"}, refresh=False)
+            bar.update(1)
+        net.eval()
+        with torch.no_grad():
+            for start in range(0, n_val, max(args.batch, 256)):
+                out = net(x_val[start:start + 256].contiguous())
+                torch.nn.functional.cross_entropy(out, y_val[start:start + 256]).item()
+        bar.close()
+        times.append(time.perf_counter() - t)
+    devnull.close()
+    return times
+
+
+def peak_rss_mib():
+    """This process's peak resident memory. VmHWM, not getrusage's ru_maxrss: Linux carries
+    ru_maxrss over an exec, so a child would report its parent's peak if that was higher."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: KiB (macOS: bytes)
+
+
+def run_child(which, fresh_numba_cache=False):
+    """Run an epoch child; -> its JSON result (epoch seconds, peak RSS in MiB)."""
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as cache_dir:
+        if fresh_numba_cache:
+            env["NUMBA_CACHE_DIR"] = cache_dir  # empty: every kernel is compiled again
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", which, "--threads", str(args.threads),
+               "--batch", str(args.batch), "--epoch-images", str(args.epoch_images)]
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def epoch_section():
+    n_val = int(args.epoch_images * 0.1)
+    print(f"\n### PW09 epoch: {args.epoch_images - n_val} training + {n_val} validation images, batch "
+          f"{args.batch}, progress bar on; each run in its own process, one after the other ({load()})\n")
+    print("| run | epoch 1 s | epoch 2 s | epoch 1 / epoch 2 | peak RSS MiB | load |")
+    print("|---|---|---|---|---|---|")
+    runs = [("minicnn, empty Numba cache (first epoch after install)", "minicnn", True),
+            ("minicnn, Numba cache filled", "minicnn", False)]
+    if torch is not None:
+        runs.append(("PyTorch", "torch", False))
+    results = {}
+    for label, which, fresh in runs:
+        r = run_child(which, fresh)
+        results[label] = r
+        e1, e2 = r["epoch_s"]
+        print(f"| {label} | {e1:.1f} | {e2:.1f} | {e1 / e2:.2f} | {r['max_rss_mib']:.0f} | {load()} |")
+        sys.stdout.flush()
+    if torch is not None:
+        ours, theirs = results["minicnn, Numba cache filled"], results["PyTorch"]
+        print(f"\nepoch 2 minicnn / PyTorch: {ours['epoch_s'][1] / theirs['epoch_s'][1]:.2f}; "
+              f"peak RSS minicnn / PyTorch: {ours['max_rss_mib'] / theirs['max_rss_mib']:.2f}")
 
 
 def main():
+    if args.child:
+        mc.kernels.use(args.kernels)
+        times = child_minicnn() if args.child == "minicnn" else child_torch()
+        print(json.dumps({"epoch_s": times, "max_rss_mib": peak_rss_mib()}))
+        return
     mc.kernels.use(args.kernels)
-    rng = np.random.default_rng(0)
-    x = rng.random((args.batch, 32, 32, 3), dtype=np.float32)
-    y = rng.integers(0, 10, args.batch)
-    print(f"batch {args.batch}, float32, {args.threads} threads, kernels={args.kernels}, "
-          f"torch {torch.__version__ if torch else 'not installed (no PyTorch column: pip install torch)'}, "
-          f"{args.repeats} repeats (median)")
-    print("| net | minicnn ms | minicnn max ms | PyTorch ms | ratio |")
+    import platform
+    print(f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, numpy "
+          f"{np.__version__}, {blas_description()}, torch "
+          f"{torch.__version__ if torch else 'not installed (no PyTorch column: pip install torch)'}; "
+          f"float32, {args.threads} threads, kernels={args.kernels}, {args.repeats} repeats (median), "
+          f"{time.strftime('%Y-%m-%d %H:%M %Z')}")
+    print(f"\n### Training step, batch {args.batch} (forward, loss, backward, Adam)\n")
+    print("| net | minicnn ms | PyTorch ms | ratio | load |")
     print("|---|---|---|---|---|")
-    for name, spec in (("PW09", pw09()), ("tiny VGG", tiny_vgg()), ("tiny VGG + BN", tiny_vgg_bn())):
-        r = bench(name, spec, x, y)
-        if "torch_ms" in r:
-            theirs = f"{r['torch_ms']:.1f} | {r['ratio']:.2f}"
-        else:  # no number to compare with: say why instead of printing nan
-            theirs = "PyTorch not installed | -"
-        print(f"| {r['net']} | {r['minicnn_ms']:.1f} | {r['minicnn_max_ms']:.1f} | {theirs} |")
+    for name in args.nets:
+        print(row(name, *bench_step(name)))
         sys.stdout.flush()
+    print(f"\n### Inference, predict on {args.predict_batch} images in one batch\n")
+    print("| net | minicnn ms | PyTorch ms | ratio | load |")
+    print("|---|---|---|---|---|")
+    for name in args.nets:
+        print(row(name, *bench_predict(name)))
+        sys.stdout.flush()
+    if args.epoch_images:
+        epoch_section()
 
 
 if __name__ == "__main__":

@@ -50,12 +50,13 @@ def test_augment_output_explains_the_budget_column(capsys):
 def test_train_step_without_pytorch_says_so(tmp_path):
     # torch blocked in the child (sys.modules["torch"] = None makes `import torch` fail)
     code = ("import sys, runpy; sys.modules['torch'] = None; "
-            "sys.argv = ['bench_train_step.py', '--repeats', '1', '--batch', '2']; "
+            "sys.argv = ['bench_train_step.py', '--repeats', '1', '--batch', '2', '--predict-batch', '3', "
+            "'--epoch-images', '0']; "
             f"runpy.run_path({str(REPO / 'benchmarks' / 'bench_train_step.py')!r}, run_name='__main__')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                             cwd=REPO)
     assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| PW09") or line.startswith("| tiny")]
-    assert len(rows) == 3
-    assert all("PyTorch not installed" in row for row in rows)
-    assert "nan" not in result.stdout.lower()
+    nets = ("PW09", "tiny VGG", "tiny VGG + BN", "Ex08")
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and line.split(" | ")[0][2:] in nets]
+    assert len(rows) == 2 * len(nets)  # training step and inference tables
+    assert all("PyTorch not installed" in row and "| load " in row for row in rows)

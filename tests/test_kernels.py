@@ -29,6 +29,7 @@ CONV_CONFIGS = [
     ((1, 6, 8, 2), (5, 3), (1, 3), (2, 0)),     # pair padding
     ((2, 5, 6, 3), (1, 1), (2, 2), "valid"),    # 1x1 kernel
     ((1, 4, 4, 2), (2, 3), (3, 2), (1, 2)),     # padding > half the kernel (fine for conv)
+    ((2, 5, 6, 9), (3, 3), (1, 2), "same"),     # 8+ channels: numba's per-cell im2col (fewer: whole rows)
 ]
 
 # pool configs: padding at most half the window (PyTorch's rule)

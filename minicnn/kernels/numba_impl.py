@@ -63,6 +63,41 @@ def im2col_loops(x, KH, KW, SH, SW, top, left, OH, OW, cols):
                                 cols[row, first + c] = x[n, ih, iw, c]
 
 
+def im2col_thin_loops(x, x_rows, KH, KW, SH, SW, top, left, OH, OW, cols):
+    """im2col_loops for few channels (an RGB or grey first layer); x_rows: x as (N, H, W*C).
+
+    One window row (KW cells of C channels) is KW*C contiguous numbers in x and
+    in cols: when it lies wholly inside the image it is copied as one run.
+    Measured 1.7x faster than im2col_loops for 3 channels, whose runs of C are
+    too short to vectorise; for 32 channels it was slower, so ``im2col`` uses
+    it only below THIN_CHANNELS. (The copy goes through views: an index that
+    could be negative, iw0*C + q, keeps the compiler from vectorising.)
+    """
+    N, H, W, C = x.shape
+    run = KW * C
+    for n in prange(N):
+        for oh in range(OH):
+            for ow in range(OW):
+                row = (n * OH + oh) * OW + ow
+                iw0 = ow * SW - left  # the window's first column
+                for kh in range(KH):
+                    ih = oh * SH - top + kh
+                    first = kh * run
+                    if ih < 0 or ih >= H:  # a padding row
+                        for q in range(run):
+                            cols[row, first + q] = 0
+                    elif iw0 >= 0 and iw0 + KW <= W:  # the window row is inside: one run
+                        src = x_rows[n, ih, iw0 * C:iw0 * C + run]
+                        dst = cols[row, first:first + run]
+                        for q in range(run):
+                            dst[q] = src[q]
+                    else:  # cell by cell, padding cells as zeros
+                        for kw in range(KW):
+                            iw = iw0 + kw
+                            for c in range(C):
+                                cols[row, first + kw * C + c] = x[n, ih, iw, c] if 0 <= iw < W else 0
+
+
 def col2im_loops(cols, KH, KW, SH, SW, top, left, OH, OW, dx):
     """Overwrite dx: (N, H, W, C) with the sum of cols' windows. See reference.col2im."""
     N, H, W, C = dx.shape
@@ -85,6 +120,8 @@ def col2im_loops(cols, KH, KW, SH, SW, top, left, OH, OW, dx):
 
 
 _im2col = _jit(im2col_loops)
+_im2col_thin = _jit(im2col_thin_loops)
+THIN_CHANNELS = 8  # below this many channels im2col copies whole window rows (im2col_thin_loops)
 _col2im = _jit(col2im_loops)
 
 
@@ -95,7 +132,10 @@ def im2col(x, kernel_hw, strides_hw, pads, out_hw, out=None):
     (KH, KW), (SH, SW), (OH, OW) = kernel_hw, strides_hw, out_hw
     if out is None:
         out = np.empty((N * OH * OW, KH * KW * C), dtype=x.dtype)
-    _im2col(x, KH, KW, SH, SW, pads[0], pads[2], OH, OW, out)
+    if C < THIN_CHANNELS:
+        _im2col_thin(x, x.reshape(N, H, W * C), KH, KW, SH, SW, pads[0], pads[2], OH, OW, out)
+    else:
+        _im2col(x, KH, KW, SH, SW, pads[0], pads[2], OH, OW, out)
     return out
 
 
