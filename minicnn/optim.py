@@ -150,7 +150,7 @@ class Adam(Optimizer):
         f = p.value.dtype.type
         adam_update(p.value.reshape(-1), p.grad.reshape(-1), state["m"].reshape(-1), state["v"].reshape(-1),
                     f(self.beta_1), f(1 - self.beta_1), f(self.beta_2), f(1 - self.beta_2), f(self.epsilon),
-                    np.float64(self._step_size()), np.empty(1, dtype=p.value.dtype))
+                    np.float64(self._step_size()), p.value.dtype == np.float32)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}

@@ -16,7 +16,7 @@ from numba import njit
 
 
 def adam_update_loops(value, grad, m, v, beta_1, one_minus_beta_1, beta_2, one_minus_beta_2, epsilon, step,
-                      rounded):
+                      single):
     """One Adam step on flat arrays of one dtype (value, m, v updated in place):
 
         m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2;   w -= step * m / (sqrt(v) + eps)
@@ -25,8 +25,8 @@ def adam_update_loops(value, grad, m, v, beta_1, one_minus_beta_1, beta_2, one_m
     scalars b1 ... eps come in the arrays' dtype, ``step`` in float64: NumPy
     converts a Python float to the array's dtype, but ``step`` is a NumPy
     float64, which makes NumPy compute ``step * m / (...)`` in float64 and
-    round the quotient to the dtype before subtracting it. ``rounded``, a
-    one-element array of the dtype, does that rounding here.
+    round the quotient to the dtype before subtracting it: ``single`` (the
+    arrays are float32) says to round it to float32 here.
     """
     for i in range(value.size):
         g = grad[i]
@@ -36,8 +36,14 @@ def adam_update_loops(value, grad, m, v, beta_1, one_minus_beta_1, beta_2, one_m
         vi = vi + one_minus_beta_2 * (g * g)
         m[i] = mi
         v[i] = vi
-        rounded[0] = step * mi / (np.sqrt(vi) + epsilon)  # float64 quotient, rounded to the dtype
-        value[i] = value[i] - rounded[0]
+        update = step * mi / (np.sqrt(vi) + epsilon)  # a float64 quotient ...
+        if single:
+            value[i] = value[i] - np.float32(update)  # ... rounded to float32 first, as NumPy does
+        else:
+            value[i] = value[i] - update
 
 
-adam_update = njit(cache=True, nogil=True)(adam_update_loops)
+# error_model="numpy": a division by zero gives inf as in NumPy, instead of a Python exception whose
+# check in every iteration kept the loop from being vectorised: 1.24 ms for the tiny VGG's 591k
+# parameters, against 0.22 ms without it (the NumPy update: 1.24 ms).
+adam_update = njit(cache=True, nogil=True, error_model="numpy")(adam_update_loops)
