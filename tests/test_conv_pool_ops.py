@@ -377,3 +377,24 @@ def test_avgpool2d_matches_torch(seed):
     yt.backward(_nchw(torch, dy, (0, 3, 1, 2), grad=False))
     np.testing.assert_allclose(y, yt.detach().numpy().transpose(0, 2, 3, 1), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(dx, xt.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-5, atol=1e-6)
+
+
+def test_relu_and_maxpool_split_over_workers_give_the_same_arrays(monkeypatch):
+    """for_each_part runs ReLU and max pooling on ranges of images in worker threads: same bits as one range."""
+    from minicnn.ops.activation import relu_backward, relu_forward
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((7, 6, 6, 3)).astype(np.float32)
+    results = {}
+    for workers, min_size in ((1, 2**30), (2, 1), (3, 1)):
+        monkeypatch.setattr(conv_module, "WORKERS", workers)
+        monkeypatch.setattr(conv_module, "PARALLEL_MIN_SIZE", min_size)
+        r, r_cache = relu_forward(x)
+        dr = relu_backward(np.sin(x), r_cache)
+        p, p_cache = maxpool2d_forward(r, 2, None, "same")
+        dp = maxpool2d_backward(np.cos(p), p_cache)
+        results[workers] = (r, dr, p, p_cache["argmax"], dp)
+    np.testing.assert_array_equal(results[1][0], np.maximum(x, 0))
+    for workers in (2, 3):
+        for a, b in zip(results[1], results[workers]):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)

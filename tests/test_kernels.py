@@ -364,3 +364,30 @@ def test_every_backend_implements_every_kernel(name):
     missing = [k for k in KERNEL_NAMES if not callable(getattr(module, k, None))]
     assert not missing
     assert all(callable(getattr(kernels, k)) for k in KERNEL_NAMES)  # and the switch dispatches them
+
+
+@pytest.mark.parametrize("name", ["reference", "numpy", "numba"])
+def test_kernels_write_into_out(name):
+    """relu_* and maxpool_* with ``out=`` fill the given arrays with what they would return."""
+    module = kernels.backend(name)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 5, 4, 3)).astype(np.float32)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    y = np.empty_like(x)
+    assert module.relu_forward(x, out=y) is y
+    np.testing.assert_array_equal(y, module.relu_forward(x))
+    dx = np.empty_like(x)
+    assert module.relu_backward(dy, y, out=dx) is dx
+    np.testing.assert_array_equal(dx, module.relu_backward(dy, y))
+    args = ((2, 2), (2, 2), (0, 1, 0, 0), (3, 2))
+    y_pool, argmax = module.maxpool_forward(x, *args)
+    out = (np.empty_like(y_pool), np.empty_like(argmax))
+    got = module.maxpool_forward(x, *args, out=out)
+    assert got[0] is out[0] and got[1] is out[1]
+    np.testing.assert_array_equal(out[0], y_pool)
+    np.testing.assert_array_equal(out[1], argmax)
+    dy_pool = rng.standard_normal(y_pool.shape).astype(np.float32)
+    dx_pool = np.full_like(x, np.nan)  # every cell must be written, the unused ones with 0
+    module.maxpool_backward(dy_pool, argmax, x.shape, (2, 2), (2, 2), (0, 1, 0, 0), out=dx_pool)
+    np.testing.assert_array_equal(dx_pool, module.maxpool_backward(dy_pool, argmax, x.shape, (2, 2), (2, 2),
+                                                                   (0, 1, 0, 0)))

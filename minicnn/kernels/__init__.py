@@ -91,14 +91,14 @@ def col2im(cols, x_shape, kernel_hw, strides_hw, pads, out_hw, out=None):
     return backend().col2im(cols, x_shape, kernel_hw, strides_hw, pads, out_hw, out=out)
 
 
-def maxpool_forward(x, pool_hw, strides_hw, pads, out_hw):
+def maxpool_forward(x, pool_hw, strides_hw, pads, out_hw, out=None):
     """x: (N, H, W, C) -> (y, argmax): (N, OH, OW, C). See ``reference.maxpool_forward``."""
-    return backend().maxpool_forward(x, pool_hw, strides_hw, pads, out_hw)
+    return backend().maxpool_forward(x, pool_hw, strides_hw, pads, out_hw, out=out)
 
 
-def maxpool_backward(dy, argmax, x_shape, pool_hw, strides_hw, pads):
+def maxpool_backward(dy, argmax, x_shape, pool_hw, strides_hw, pads, out=None):
     """dy, argmax: (N, OH, OW, C) -> dx: (N, H, W, C). See ``reference.maxpool_backward``."""
-    return backend().maxpool_backward(dy, argmax, x_shape, pool_hw, strides_hw, pads)
+    return backend().maxpool_backward(dy, argmax, x_shape, pool_hw, strides_hw, pads, out=out)
 
 
 def avgpool_forward(x, pool_hw, strides_hw, pads, out_hw, count_pad):
@@ -111,14 +111,14 @@ def avgpool_backward(dy, x_shape, pool_hw, strides_hw, pads, count_pad):
     return backend().avgpool_backward(dy, x_shape, pool_hw, strides_hw, pads, count_pad)
 
 
-def relu_forward(x):
+def relu_forward(x, out=None):
     """x: any shape -> max(x, 0). See ``reference.relu_forward``."""
-    return backend().relu_forward(x)
+    return backend().relu_forward(x, out=out)
 
 
-def relu_backward(dy, y):
+def relu_backward(dy, y, out=None):
     """dy, y (the forward output): same shape -> dx. See ``reference.relu_backward``."""
-    return backend().relu_backward(dy, y)
+    return backend().relu_backward(dy, y, out=out)
 
 
 def batchnorm_stats(x2d):

@@ -280,22 +280,23 @@ _avgpool_forward = _jit(avgpool_forward_loops)
 _avgpool_backward = _jit(avgpool_backward_loops)
 
 
-def maxpool_forward(x, pool_hw, strides_hw, pads, out_hw):
-    """x: (N, H, W, C) -> y, argmax: (N, OH, OW, C); argmax = kh*KW + kw (int32)."""
+def maxpool_forward(x, pool_hw, strides_hw, pads, out_hw, out=None):
+    """x: (N, H, W, C) -> y, argmax: (N, OH, OW, C); argmax = kh*KW + kw (int32); into out=(y, argmax)."""
     x = np.ascontiguousarray(x)
     N, _, _, C = x.shape
     OH, OW = out_hw
-    y = np.empty((N, OH, OW, C), dtype=x.dtype)
-    argmax = np.empty((N, OH, OW, C), dtype=np.int32)
+    if out is None:
+        out = np.empty((N, OH, OW, C), dtype=x.dtype), np.empty((N, OH, OW, C), dtype=np.int32)
+    y, argmax = out
     _maxpool_forward(x, pool_hw[0], pool_hw[1], strides_hw[0], strides_hw[1], pads[0], pads[2], y, argmax)
     return y, argmax
 
 
-def maxpool_backward(dy, argmax, x_shape, pool_hw, strides_hw, pads):
-    """dy, argmax: (N, OH, OW, C) -> dx: (N, H, W, C)."""
+def maxpool_backward(dy, argmax, x_shape, pool_hw, strides_hw, pads, out=None):
+    """dy, argmax: (N, OH, OW, C) -> dx: (N, H, W, C) (into ``out`` if given)."""
     dy = np.ascontiguousarray(dy)
     argmax = np.ascontiguousarray(argmax, dtype=np.int32)
-    dx = np.empty(x_shape, dtype=dy.dtype)
+    dx = np.empty(x_shape, dtype=dy.dtype) if out is None else out
     _maxpool_backward(dy, argmax, pool_hw[0], pool_hw[1], strides_hw[0], strides_hw[1], pads[0], pads[2], dx)
     return dx
 
@@ -341,19 +342,19 @@ _relu_forward = njit(cache=True, nogil=True)(relu_forward_loops)
 _relu_backward = njit(cache=True, nogil=True)(relu_backward_loops)
 
 
-def relu_forward(x):
-    """x: any shape -> y = max(x, 0), same shape."""
+def relu_forward(x, out=None):
+    """x: any shape -> y = max(x, 0), same shape (``out``, contiguous, if given)."""
     x = np.ascontiguousarray(x)
-    y = np.empty_like(x)
+    y = np.empty_like(x) if out is None else out
     _relu_forward(x.reshape(-1), y.reshape(-1))
     return y
 
 
-def relu_backward(dy, y):
-    """dy, y: same shape -> dx = dy * (y > 0)."""
+def relu_backward(dy, y, out=None):
+    """dy, y: same shape -> dx = dy * (y > 0) (into ``out``, contiguous, if given)."""
     dy = np.ascontiguousarray(dy)
     y = np.ascontiguousarray(y)
-    dx = np.empty_like(dy)
+    dx = np.empty_like(dy) if out is None else out
     _relu_backward(dy.reshape(-1), y.reshape(-1), dx.reshape(-1))
     return dx
 

@@ -83,8 +83,8 @@ def col2im(cols, x_shape, kernel_hw, strides_hw, pads, out_hw, out=None):
     return out
 
 
-def maxpool_forward(x, pool_hw, strides_hw, pads, out_hw):
-    """x: (N, H, W, C) -> y, argmax: (N, OH, OW, C); argmax = kh*KW + kw (int32)."""
+def maxpool_forward(x, pool_hw, strides_hw, pads, out_hw, out=None):
+    """x: (N, H, W, C) -> y, argmax: (N, OH, OW, C); argmax = kh*KW + kw (int32); into out=(y, argmax)."""
     N, _, _, C = x.shape
     KH, KW = pool_hw
     OH, OW = out_hw
@@ -94,11 +94,14 @@ def maxpool_forward(x, pool_hw, strides_hw, pads, out_hw):
     # np.argmax returns the *first* maximum: the tie rule of the reference.
     argmax = np.argmax(flat, axis=-1).astype(np.int32)
     y = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+    if out is not None:
+        out[0][...], out[1][...] = y, argmax
+        return out
     return y, argmax
 
 
-def maxpool_backward(dy, argmax, x_shape, pool_hw, strides_hw, pads):
-    """dy, argmax: (N, OH, OW, C) -> dx: (N, H, W, C)."""
+def maxpool_backward(dy, argmax, x_shape, pool_hw, strides_hw, pads, out=None):
+    """dy, argmax: (N, OH, OW, C) -> dx: (N, H, W, C) (into ``out`` if given)."""
     N, H, W, C = x_shape
     KH, KW = pool_hw
     top, bottom, left, right = pads
@@ -108,6 +111,9 @@ def maxpool_backward(dy, argmax, x_shape, pool_hw, strides_hw, pads):
         for kw in range(KW):
             won = argmax == kh * KW + kw  # outputs whose winner sits at this offset
             dxp[_offset_slice(kh, kw, strides_hw, out_hw)] += np.where(won, dy, 0)
+    if out is not None:
+        out[...] = _crop(dxp, x_shape, pads)
+        return out
     return np.ascontiguousarray(_crop(dxp, x_shape, pads))
 
 
@@ -136,14 +142,14 @@ def avgpool_backward(dy, x_shape, pool_hw, strides_hw, pads, count_pad):
     return np.ascontiguousarray(_crop(dxp, x_shape, pads))
 
 
-def relu_forward(x):
+def relu_forward(x, out=None):
     """y = max(x, 0)."""
-    return np.maximum(x, 0)
+    return np.maximum(x, 0, out=out)
 
 
-def relu_backward(dy, y):
+def relu_backward(dy, y, out=None):
     """dx = dy * (y > 0)."""
-    return dy * (y > 0)
+    return np.multiply(dy, y > 0, out=out)
 
 
 def batchnorm_stats(x2d):

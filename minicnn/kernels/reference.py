@@ -84,10 +84,11 @@ def col2im(cols, x_shape, kernel_hw, strides_hw, pads, out_hw, out=None):
     return dx
 
 
-def maxpool_forward(x, pool_hw, strides_hw, pads, out_hw):
+def maxpool_forward(x, pool_hw, strides_hw, pads, out_hw, out=None):
     """Max over each window, and where it was.
 
-    x: (N, H, W, C) -> y: (N, OH, OW, C), argmax: (N, OH, OW, C) int32.
+    x: (N, H, W, C) -> y: (N, OH, OW, C), argmax: (N, OH, OW, C) int32
+    (written into ``out = (y, argmax)`` when given, as in every kernel with ``out``).
     ``argmax`` is the window offset ``kh*KW + kw`` of the winner. Padded cells
     never win (they count as -inf). Ties: the first maximum in row-major
     window order wins (strict ``>`` below), so exactly one cell gets the
@@ -98,8 +99,9 @@ def maxpool_forward(x, pool_hw, strides_hw, pads, out_hw):
     SH, SW = strides_hw
     top, _, left, _ = pads
     OH, OW = out_hw
-    y = np.empty((N, OH, OW, C), dtype=x.dtype)
-    argmax = np.empty((N, OH, OW, C), dtype=np.int32)
+    if out is None:
+        out = np.empty((N, OH, OW, C), dtype=x.dtype), np.empty((N, OH, OW, C), dtype=np.int32)
+    y, argmax = out
     for n in range(N):
         for oh in range(OH):
             for ow in range(OW):
@@ -119,7 +121,7 @@ def maxpool_forward(x, pool_hw, strides_hw, pads, out_hw):
     return y, argmax
 
 
-def maxpool_backward(dy, argmax, x_shape, pool_hw, strides_hw, pads):
+def maxpool_backward(dy, argmax, x_shape, pool_hw, strides_hw, pads, out=None):
     """Route each output gradient to the cell that won its window.
 
     dy, argmax: (N, OH, OW, C) -> dx: x_shape = (N, H, W, C). With
@@ -130,7 +132,8 @@ def maxpool_backward(dy, argmax, x_shape, pool_hw, strides_hw, pads):
     KW = pool_hw[1]
     SH, SW = strides_hw
     top, _, left, _ = pads
-    dx = np.zeros(x_shape, dtype=dy.dtype)
+    dx = np.zeros(x_shape, dtype=dy.dtype) if out is None else out
+    dx[...] = 0
     for n in range(N):
         for oh in range(OH):
             for ow in range(OW):
@@ -227,13 +230,13 @@ def avgpool_backward(dy, x_shape, pool_hw, strides_hw, pads, count_pad):
 # --------------------------------------------------------------------------- ReLU
 
 
-def relu_forward(x):
-    """y = max(x, 0), element by element. x: any shape -> y: same shape.
+def relu_forward(x, out=None):
+    """y = max(x, 0), element by element. x: any shape -> y: same shape (``out`` if given).
 
     Written ``0 if v <= 0 else v`` so that NaN stays NaN (as in NumPy and
     PyTorch): a diverging network must not be silently hidden.
     """
-    y = np.empty_like(x)
+    y = np.empty_like(x) if out is None else out
     flat_x, flat_y = x.reshape(-1), y.reshape(-1)
     for i in range(flat_x.size):
         v = flat_x[i]
@@ -241,13 +244,13 @@ def relu_forward(x):
     return y
 
 
-def relu_backward(dy, y):
+def relu_backward(dy, y, out=None):
     """dx = dy where the output y was positive, else 0 (the slope at 0 is taken as 0).
 
     Reading the *output* y (not a saved mask) costs no memory: the next layer
     keeps y anyway.
     """
-    dx = np.empty_like(dy)
+    dx = np.empty_like(dy) if out is None else out
     flat_dy, flat_y, flat_dx = dy.reshape(-1), y.reshape(-1), dx.reshape(-1)
     for i in range(flat_dy.size):
         flat_dx[i] = flat_dy[i] if flat_y[i] > 0 else 0

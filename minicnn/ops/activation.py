@@ -5,17 +5,32 @@ Each ``*_forward(x) -> (y, cache)``, ``*_backward(dy, cache) -> dx``; any shape.
 import numpy as np
 
 from .. import kernels
+from .conv import for_each_part
 
 
 def relu_forward(x):
-    """y = max(x, 0). The cache is y itself: y > 0 exactly where x > 0."""
-    y = kernels.relu_forward(x)
+    """y = max(x, 0). The cache is y itself: y > 0 exactly where x > 0.
+
+    Large arrays are split by samples over the worker threads (``for_each_part``).
+    """
+    x = np.ascontiguousarray(x)
+    if x.ndim == 0:
+        y = kernels.relu_forward(x)
+        return y, y
+    y = np.empty(x.shape, dtype=x.dtype)
+    for_each_part(len(x), x.size, lambda start, stop: kernels.relu_forward(x[start:stop], out=y[start:stop]))
     return y, y
 
 
 def relu_backward(dy, y):
     """dy flows only where the input was positive (the derivative at 0 is taken as 0)."""
-    return kernels.relu_backward(dy, y)
+    dy, y = np.ascontiguousarray(dy), np.ascontiguousarray(y)
+    if dy.ndim == 0:
+        return kernels.relu_backward(dy, y)
+    dx = np.empty(dy.shape, dtype=dy.dtype)
+    for_each_part(len(dy), dy.size,
+                  lambda start, stop: kernels.relu_backward(dy[start:stop], y[start:stop], out=dx[start:stop]))
+    return dx
 
 
 def sigmoid_forward(x):

@@ -137,6 +137,29 @@ def uses_winograd(x_shape, w_shape, strides_hw) -> bool:
             and x_shape[3] >= WINOGRAD_MIN_CHANNELS and kernels.current() == "numba")
 
 
+#: ReLU and max pooling on arrays of at least this many numbers are split by images over the worker
+#: threads too (``for_each_part``): on two cores they were a sixth of a PW09 step run on one thread.
+PARALLEL_MIN_SIZE = 2**18
+
+
+def for_each_part(N, size, work):
+    """Call ``work(start, stop)`` on WORKERS contiguous ranges of the N images, side by side.
+
+    For the per-image kernels outside the conv (ReLU, pooling): Numba's kernels
+    release the GIL, so the worker threads run them in parallel. Inline, as one
+    range, for small arrays (``size`` numbers) or another kernel backend. Each
+    output element is computed by the same code whatever the split: the result
+    does not depend on the number of workers.
+    """
+    parts = WORKERS if kernels.current() == "numba" and size >= PARALLEL_MIN_SIZE and N > 1 else 1
+
+    def run(chunks):
+        for start, stop in chunks:
+            work(start, stop)
+
+    _for_each_chunk(N, -(-N // parts), run)
+
+
 def _check_inputs(x, w, b):
     """Validate ranks, channels and dtypes; return float arrays of one dtype."""
     x = np.asarray(x)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from .conv import for_each_part
 from .shapes import as_pair, check_padding, resolve_padding_2d
 
 __all__ = [
@@ -75,7 +76,12 @@ def maxpool2d_forward(x, pool_size=2, strides=None, padding="valid"):
     """
     x = _check_x(x, "maxpool2d")
     pool_hw, strides_hw, pads, out_hw, _ = _window_config(x, pool_size, strides, padding, "maxpool2d")
-    y, argmax = kernels.maxpool_forward(x, pool_hw, strides_hw, pads, out_hw)
+    N, _, _, C = x.shape
+    y = np.empty((N,) + tuple(out_hw) + (C,), dtype=x.dtype)
+    argmax = np.empty(y.shape, dtype=np.int32)
+    # split by images over the worker threads when x is large (see conv.for_each_part)
+    for_each_part(N, x.size, lambda start, stop: kernels.maxpool_forward(
+        x[start:stop], pool_hw, strides_hw, pads, out_hw, out=(y[start:stop], argmax[start:stop])))
     cache = {"argmax": argmax, "x_shape": x.shape, "dtype": x.dtype, "pool_hw": pool_hw,
              "strides_hw": strides_hw, "pads": pads}
     return y, cache
@@ -84,8 +90,12 @@ def maxpool2d_forward(x, pool_size=2, strides=None, padding="valid"):
 def maxpool2d_backward(dy, cache):
     """dy: (N, OH, OW, C) -> dx: (N, H, W, C): each dy goes to its window's winner."""
     dy = _check_dy(dy, cache["argmax"].shape, "maxpool2d", cache["dtype"])
-    return kernels.maxpool_backward(dy, cache["argmax"], cache["x_shape"], cache["pool_hw"],
-                                    cache["strides_hw"], cache["pads"])
+    x_shape, argmax = cache["x_shape"], cache["argmax"]
+    dx = np.empty(x_shape, dtype=dy.dtype)
+    for_each_part(x_shape[0], dx.size, lambda start, stop: kernels.maxpool_backward(
+        dy[start:stop], argmax[start:stop], (stop - start,) + tuple(x_shape[1:]), cache["pool_hw"],
+        cache["strides_hw"], cache["pads"], out=dx[start:stop]))
+    return dx
 
 
 def avgpool2d_forward(x, pool_size=2, strides=None, padding="valid"):
