@@ -176,6 +176,40 @@ LABS["pw08"] = LabSpec(
 )
 
 
+# ------------------------------------------------------------------ PW11 (seed 003)
+def _pw11_plan(s):
+    """One exercise per seed of part 1 (p1-cnn-seed<k>, the seed in its name, as the report cites them),
+    then the GAP network fine-tuned from seed 0's conv layers (p3-cam-finetune)."""
+    runs = [PlannedRun(f"p1-cnn-seed{k}", "pw11_cnn", s["epochs"], s["n_train"], 1, first_seed=k)
+            for k in range(s["seeds"])]
+    return runs + [PlannedRun("p3-cam-finetune", "pw11_cam", s["cam_epochs"], s["n_train"], 1)]
+
+
+_PW11_DOC = dict(n_train=60000, n_test=10000, epochs=10, batch_size=128, seeds=2, cam_epochs=8,
+                 am_steps=(30, 100, 300), am_filters=6, cam_per_class=3, n_wrong=8)
+
+LABS["pw11"] = LabSpec(
+    name="pw11", module="labs.pw11_understanding", document="003_d309c0efa0b98dfa.txt",
+    title="PW11 - Understanding deep neural networks: filter statistics, activation maximization, class "
+          "activation maps (MNIST)",
+    settings={
+        "quick": dict(_PW11_DOC, n_train=1000, n_test=300, epochs=1, cam_epochs=1, am_steps=(5, 15), am_filters=3,
+                      cam_per_class=1, n_wrong=4),
+        "report": dict(_PW11_DOC),
+        "full": dict(_PW11_DOC),
+    },
+    plan=_pw11_plan,
+    differences={
+        "quick": "1,000 training and 300 test images, 1 epoch, activation maximization with 5 and 15 steps: a "
+                 "smoke test, its numbers mean nothing",
+        "report": "the document gives no training settings (its notebooks are not in our copy): all 60,000 "
+                  "training images, 10 epochs, batch 128, Adam, two seeds (the document's 'train again'); the "
+                  "GAP network fine-tuned 8 epochs; statistics over the 10,000 test images",
+        "full": "the same as report (the document fixes no epochs, batch size or number of runs)",
+    },
+)
+
+
 # ------------------------------------------------------------------ Ex08 (seed 004)
 # Q1.2's short optimizer comparison (variant -> optimizer config): the lab trains each under
 # "q1.2-optimizer", picks the best validation accuracy, and trains the four cases of Q1 with it.
