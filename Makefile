@@ -18,6 +18,7 @@ $(PY):
 
 $(STAMP): $(PY) setup.cfg pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m minicnn.kernels.warmup
 	touch $(STAMP)
 
 venv: $(STAMP)
