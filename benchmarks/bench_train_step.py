@@ -17,9 +17,11 @@ same weights; float32; PyTorch with ``torch.set_num_threads(--threads)``.
    equal, timed interleaved.
 3. Epoch (PW09, ``--epoch-images`` random CIFAR-shaped images, the last 10 %
    for validation, batch 128, progress bar drawn): each framework in a child
-   process of its own, two epochs, and its peak resident memory (ru_maxrss).
-   minicnn runs twice: with an empty Numba cache (the first epoch after an
-   install pays the compilation) and with the cache filled.
+   process of its own, two epochs, and its peak resident memory (VmHWM).
+   minicnn runs twice from an empty Numba cache: once after ``python -m
+   minicnn.kernels.warmup`` (what ``make venv`` runs after installing: the
+   first epoch after an install), once without it (the first epoch then pays
+   the compilation).
 
 Every table states the load average beside its numbers: on a shared machine
 absolute times are inflated, and only the interleaved ratios keep their meaning.
@@ -241,12 +243,20 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: KiB (macOS: bytes)
 
 
-def run_child(which, fresh_numba_cache=False):
-    """Run an epoch child; -> its JSON result (epoch seconds, peak RSS in MiB)."""
+def run_child(which, numba_cache="default"):
+    """Run an epoch child; -> its JSON result (epoch seconds, peak RSS in MiB).
+
+    numba_cache: "default" (whatever cache there is), "empty" (every kernel compiled during the first
+    epoch), or "installed" (an empty cache filled by ``python -m minicnn.kernels.warmup`` first, as
+    ``make venv`` does after installing).
+    """
     env = dict(os.environ)
     with tempfile.TemporaryDirectory() as cache_dir:
-        if fresh_numba_cache:
-            env["NUMBA_CACHE_DIR"] = cache_dir  # empty: every kernel is compiled again
+        if numba_cache != "default":
+            env["NUMBA_CACHE_DIR"] = cache_dir
+        if numba_cache == "installed":
+            subprocess.run([sys.executable, "-m", "minicnn.kernels.warmup"], env=env, check=True,
+                           capture_output=True)
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", which, "--threads", str(args.threads),
                "--batch", str(args.batch), "--epoch-images", str(args.epoch_images)]
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
@@ -259,19 +269,20 @@ def epoch_section():
           f"{args.batch}, progress bar on; each run in its own process, one after the other ({load()})\n")
     print("| run | epoch 1 s | epoch 2 s | epoch 1 / epoch 2 | peak RSS MiB | load |")
     print("|---|---|---|---|---|---|")
-    runs = [("minicnn, empty Numba cache (first epoch after install)", "minicnn", True),
-            ("minicnn, Numba cache filled", "minicnn", False)]
+    runs = [("minicnn, first epoch after install (make venv: kernels compiled by its warm-up)", "minicnn",
+             "installed"),
+            ("minicnn, empty Numba cache (pip install without the warm-up)", "minicnn", "empty")]
     if torch is not None:
-        runs.append(("PyTorch", "torch", False))
+        runs.append(("PyTorch", "torch", "default"))
     results = {}
-    for label, which, fresh in runs:
-        r = run_child(which, fresh)
+    for label, which, numba_cache in runs:
+        r = run_child(which, numba_cache)
         results[label] = r
         e1, e2 = r["epoch_s"]
         print(f"| {label} | {e1:.1f} | {e2:.1f} | {e1 / e2:.2f} | {r['max_rss_mib']:.0f} | {load()} |")
         sys.stdout.flush()
     if torch is not None:
-        ours, theirs = results["minicnn, Numba cache filled"], results["PyTorch"]
+        ours, theirs = results[runs[0][0]], results["PyTorch"]
         print(f"\nepoch 2 minicnn / PyTorch: {ours['epoch_s'][1] / theirs['epoch_s'][1]:.2f}; "
               f"peak RSS minicnn / PyTorch: {ours['max_rss_mib'] / theirs['max_rss_mib']:.2f}")
 
