@@ -340,6 +340,11 @@ def ncm_accuracies(model, x, y, class_maps, chunk=1000):
     return {name: tuple(h / len(x)) for name, h in hits.items()}
 
 
+def top(counts, n):
+    """The n most frequent filters with their shares: [(filter, share), ...] from (F,) counts."""
+    return [(int(f), float(counts[f] / counts.sum())) for f in np.argsort(-counts)[:n] if counts[f] > 0]
+
+
 def centre_offset(maps, ink):
     """Where a filter responds relative to the digit: the mean over classes of (centre of mass of the
     filter's average map - centre of mass of the class's ink), in input pixels (dy, dx); dy < 0: above.
@@ -420,8 +425,6 @@ for k, model in models.items():
         on_ink = ink > 0.25 * ink.max(axis=(1, 2), keepdims=True)          # the digit's strokes at this layer
         stroke = np.bincount(np.concatenate([modes.mode_maps[c][on_ink[c]] for c in range(K)]), minlength=F)
         blank = np.bincount(np.concatenate([modes.mode_maps[c][~on_ink[c]] for c in range(K)]), minlength=F)
-        top = lambda counts, n: [(int(f), float(counts[f] / counts.sum())) for f in np.argsort(-counts)[:n]  # noqa: E731
-                                 if counts[f] > 0]
         per_class = [np.bincount(modes.mode_maps[c][on_ink[c]], minlength=F) / on_ink[c].sum() for c in range(K)]
         used = np.array(per_class) >= 0.10                                 # (K, F): wins 10 % of the strokes
         majority = np.array([[np.bincount(modes.mode_maps[:, i, j], minlength=F).max() for j in range(h)]
@@ -558,6 +561,16 @@ def describe(k):
     edges2 = {n2["probe"][f][0] for f, _ in n2["blank"] if n2["probe"][f][0].startswith("edge")}
     maps_rise = n1["ncm_maps"] < n2["ncm_maps"] < n3["ncm_maps"]
     common3 = n3["agreement"] >= 0.7
+    blank2 = ("The filters that win around the digit respond most to edges with the ink on different sides ("
+              + "; ".join(sorted(edges2)) + "): a position is now described by *where the ink lies around it*, so "
+              "the mode maps draw the digit as a silhouette with its surroundings split by direction."
+              if len(edges2) >= 2 else "The blank around the digit is mostly one filter.")
+    patchwork = ("the mode maps are mostly one patchwork common to all digits, in which the colour says *where in "
+                 "the frame* a cell lies" if common3 else
+                 "part of each mode map is common to all digits (the colour says where in the frame a cell lies), "
+                 "the rest differs from digit to digit")
+    trend = ("rising with depth" if maps_rise else "about the same at every depth: a template match per class is "
+             "too crude to see what the layers add, which the dense part, a learned classifier, uses")
     return f"""#### Seed {k}
 
 **L1 ({n1['size']}×{n1['size']}, each position sees {RF['L1'][0]}×{RF['L1'][0]} pixels).** The background has
@@ -567,19 +580,21 @@ colours lie on the same side of the strokes in all ten digits ({len(n1['shared']
 digits or more: {', '.join(map(str, n1['shared'])) or 'none'}): L1 detects the borders of strokes by their
 orientation, pieces that every digit is made of. Hence all digits use the L1 filters in nearly the same proportions
 (class profile r = {n1['profile_corr']:.2f}; the top panel mostly shows how much ink each digit has, ink r =
-{n1['ink_corr']:.2f}; the darkest row is the {n1['darkest']}, the digit with the least ink is the {n1['least_ink']}), and
+{n1['ink_corr']:.2f}; the darkest row is the {n1['darkest']}, the digit with the least ink is the
+{n1['least_ink']}), and
 the L1 profile alone finds the class of only
 {n1['ncm_profile']:.1%} of the test digits.
 
-**L2 ({n2['size']}×{n2['size']}, {RF['L2'][0]}×{RF['L2'][0]} pixels per position).** On the strokes: {who(n2, n2['stroke'])}.
-Around the digit: {who(n2, n2['blank'])}. {('The filters that win around the digit respond most to edges with the ink on different sides (' + '; '.join(sorted(edges2)) + '): a position is now described by *where the ink lies around it*, so the mode maps draw the digit as a silhouette with its surroundings split by direction.') if len(edges2) >= 2 else 'The blank around the digit is mostly one filter.'}
+**L2 ({n2['size']}×{n2['size']}, {RF['L2'][0]}×{RF['L2'][0]} pixels per position).** On the strokes:
+{who(n2, n2['stroke'])}.
+Around the digit: {who(n2, n2['blank'])}. {blank2}
 In the average maps (rows: digits) several L2 filters respond on one part of every digit: {placed(n2)} (offset of
 the filter's average map from the centre of the digit's ink, averaged over the digits; dy < 0 is above) — a top
 bar, a bottom curve, a side stroke, wherever each digit has it. Mode agreement between digits:
 {n2['agreement']:.0%}. The two digits with the most alike L2 patterns: {similar_pair(n2)}.
 
 **L3 ({n3['size']}×{n3['size']}, {RF['L3'][0]}×{RF['L3'][0]} pixels per position, most of a 20×20 digit).** Mode
-agreement {n3['agreement']:.0%}: {'the mode maps are mostly one patchwork common to all digits, in which the colour says *where in the frame* a cell lies' if common3 else 'part of each mode map is common to all digits (the colour says where in the frame a cell lies), the rest differs from digit to digit'}.
+agreement {n3['agreement']:.0%}: {patchwork}.
 On the strokes: {who(n3, n3['stroke'])}; around them: {who(n3, n3['blank'])}. A digit shows itself in the cells
 where its winner differs from the commonest one: digit {odd} in {n3['differing'][odd]} of 49 cells, digit {plain}
 in {n3['differing'][plain]}. Filters placed on one part of the digit: {placed(n3)}. L3's maps are a coarse map of
@@ -588,7 +603,7 @@ where parts of the digit lie; the class is in their arrangement: from the whole 
 {similar_pair(n3)}.
 
 **From layer to layer.** Nearest class mean from the whole maps: pixels {ncm_pixels:.1%}, L1 {n1['ncm_maps']:.1%},
-L2 {n2['ncm_maps']:.1%}, L3 {n3['ncm_maps']:.1%} ({'rising with depth' if maps_rise else 'about the same at every depth: a template match per class is too crude to see what the layers add, which the dense part, a learned classifier, uses'});
+L2 {n2['ncm_maps']:.1%}, L3 {n3['ncm_maps']:.1%} ({trend});
 from the profiles only: {n1['ncm_profile']:.1%}, {n2['ncm_profile']:.1%}, {n3['ncm_profile']:.1%}. What the filters
 share between digits is their *kind* (stroke borders in L1, the silhouette and stroke parts in L2, coarse parts in
 L3); what tells digits apart is *where* each kind lies, which the dense part reads from the flattened maps."""
@@ -680,7 +695,8 @@ lab.figure(image_rows(rows, CLASS_TITLES,
                       f"seed {SEEDS[0]}: the input that maximises each class's score (pre-softmax), with and without "
                       f"regularizers, from noise and from a blank image, {', '.join(map(str, STEPS))} steps",
                       f"rows: settings (L2 weight {REG['l2']}, total variation {REG['total_variation']}, jitter "
-                      f"{REG['jitter']} pixel, Gaussian blur sigma {REG['blur_sigma']} every {REG['blur_every']} steps; "
+                      f"{REG['jitter']} pixel, Gaussian blur sigma {REG['blur_sigma']} every {REG['blur_every']} "
+                      f"steps; "
                       f"step size 0.05); columns: the class maximised"),
            "p2_classes.png", "Activation maximization of the ten class scores: each row is one setting, each "
            "column one class.")
@@ -937,6 +953,12 @@ cam_pos = np.maximum(up(cam), 0)
 cam_on_blank = float(np.mean([m[img[..., 0] < 0.1].sum() / m.sum() for img, m in zip(xs, cam_pos) if m.sum() > 0]))
 blank_share = float(np.mean(xs < 0.1))
 negative = float(np.mean([np.abs(np.minimum(c, 0)).sum() / np.abs(c).sum() for c in cam if np.abs(c).sum() > 0]))
+zeros = {name: int(np.sum(m.reshape(len(xs), -1).max(axis=1) <= 0))
+         for name, m in (("cam", cam), ("grad", gradcam), ("sal", sal))}
+similar_maps = ("the two networks point at similar places" if r_cam_grad > 0.5 else
+                "different maps, although the two networks share their first layers: fine-tuning changed the conv "
+                "layers, and Grad-CAM on the original Flatten-Dense head averages gradients whose sign changes from "
+                "one position to the next, so its map is a different, cruder summary")
 lab.answer("p3-cam-gradcam-correlation", r_cam_grad)
 lab.answer("p3-cam-in-box-share", box_cam)
 
@@ -977,22 +999,22 @@ network predicts (panel titles: true and predicted class).
 | | CAM (GAP network) | Grad-CAM (original) | saliency (original) |
 |---|---|---|---|
 | resolution | {h}×{w}, upsampled | {h}×{w}, upsampled | 28×28 (the pixels) |
-| share of the positive map inside the digit's bounding box (the box covers {area:.0%} of the image) | {box_cam:.0%} | {box_grad:.0%} | {box_sal:.0%} |
-| maps that are 0 everywhere | {int(np.sum(cam.reshape(len(xs), -1).max(axis=1) <= 0))} | {zero_gradcam} | {int(np.sum(sal.reshape(len(xs), -1).max(axis=1) <= 0))} |
+| positive map inside the digit's bounding box ({area:.0%} of the image) | {box_cam:.0%} | {box_grad:.0%} | {box_sal:.0%} |
+| maps that are 0 everywhere | {zeros['cam']} | {zeros['grad']} | {zeros['sal']} |
 
 On the GAP network CAM and Grad-CAM are the same map: Grad-CAM's weights are the gradients d score / d A
 averaged over the positions, and behind a global average pooling that gradient is w[f, c] / (h·w) at every
 position, so Grad-CAM = ReLU(CAM) / {h * w} — measured largest difference {identity:.1e} of the map's maximum.
 Between the two *networks* CAM (GAP) and Grad-CAM (original) correlate {r_cam_grad:.2f} on average (upsampled
-maps), CAM and saliency {r_cam_sal:.2f}: {'the two networks point at similar places' if r_cam_grad > 0.5 else 'different maps, although the two networks share their first layers: fine-tuning changed L3, and Grad-CAM on the original Flatten-Dense head averages gradients whose sign changes from one position to the next, so its map is a different, cruder summary'}.
+maps), CAM and saliency {r_cam_sal:.2f}: {similar_maps}.
 
 **What the maps show.** Where in the image the evidence for the class lies: {box_cam:.0%} of CAM's positive
 mass falls inside the digit's bounding box, which covers {area:.0%} of the image. CAM splits the class score itself
 over the 7×7 positions (its mean *is* the score minus the bias): red cells raise the score, blue ones lower it
 ({negative:.0%} of the map's absolute mass is negative on these digits). {cam_on_blank:.0%} of CAM's positive mass
-lies on blank pixels (below 0.1; {blank_share:.0%} of the image): much of the evidence for a digit is where it has
-*no* ink, in the places that tell it from similar digits (inside a loop, in a gap between strokes). Saliency is
-finer (pixels) but answers
+lies on blank pixels (below 0.1, {blank_share:.0%} of the image): the blank inside and around the strokes counts
+as evidence too — a network that tells a 0 from a 6 needs to know where there is *no* ink. Saliency is finer
+(pixels) but answers
 another question — which pixels would change the score most if they changed —, so it also lights blank pixels:
 {sal_on_blank:.0%} of the saliency mass lies on pixels below 0.1, which make up {blank_share:.0%} of the images.
 
@@ -1002,10 +1024,13 @@ another question — which pixels would change the score most if they changed �
 maps of the two classes.
 
 **Where it fails.** """ + (f"""{len(wrong)} of the {n_wrong:,} test digits the GAP network gets wrong are shown.
-The map of the wrong class lies on the digit just like a correct map ({box_wrong:.0%} of its positive mass in
-the bounding box, {box_cam:.0%} on the digits above), and the maps for the predicted and for the true class
-correlate {r_wrong:.2f} on average; the wrong class wins by a mean probability margin of {margin:.2f}. So the map
-says *where* the network looked, not *why* it was wrong: both classes find their evidence on the same strokes. """
+The map of the wrong class lies on the digit {'as much as' if box_wrong >= box_cam - 0.1 else 'less than'} a correct
+map does ({box_wrong:.0%} of its positive mass in the bounding box, {box_cam:.0%} on the correctly shown digits
+above), and nothing in it says that it is wrong: the wrong class wins by
+a mean probability margin of {margin:.2f}, and its map and the true class's map correlate {r_wrong:.2f} on average
+({'largely the same places: both classes find their evidence on the same strokes' if r_wrong > 0.5 else 'each class finds its evidence in its own places'}).
+The map says *where* the network found evidence, not whether that evidence should count, nor *why* it outweighed
+the true class's. """
        if len(wrong) else "No test digit is misclassified, so this run has no example to show. ") + f"""The maps are
 coarse (7×7 cells of 4×4 pixels, smoothed when upsampled); CAM needs the GAP architecture and a retrained network
 (here {cam_r['test_accuracy']:.4f} against {orig_r['test_accuracy']:.4f} for the original), and its maps describe
