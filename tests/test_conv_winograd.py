@@ -37,18 +37,25 @@ def test_winograd_matrices_give_the_correlation():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_input_and_output_transforms_are_the_matrix_products(dtype):
+@pytest.mark.parametrize("pads", [(1, 1, 1, 1), (2, 0, 0, 1)])
+def test_input_and_output_transforms_are_the_matrix_products(dtype, pads):
     rng = np.random.default_rng(1)
-    n, TH, TW, C, F = 2, 3, 2, 5, 4
-    xp = rng.standard_normal((n, 2 * TH + 2, 2 * TW + 2, C)).astype(dtype)
-    geo = cw._Geometry((n, 2 * TH, 2 * TW, C), F, (1, 1, 1, 1), (2 * TH, 2 * TW), xp.itemsize)
-    _, u, m, e = geo.buffers(dtype)
-    U = geo.transformed_input(xp[:, 1:-1, 1:-1], np.zeros_like(xp), u, e)  # pads with the same zeros
-    xp[:, 0] = xp[:, -1] = 0
-    xp[:, :, 0] = xp[:, :, -1] = 0
+    n, H, W, C, F = 2, 5, 4, 5, 4
+    top, bottom, left, right = pads
+    x = rng.standard_normal((n, H, W, C)).astype(dtype)
+    out_hw = (H + top + bottom - 2, W + left + right - 2)
+    geo = cw._Geometry(x.shape, F, pads, out_hw, dtype)
+    u, m, scratch = geo.buffers(dtype)
+    TH, TW = geo.TH, geo.TW
+    xp = np.zeros((n, 2 * TH + 2, 2 * TW + 2, C), dtype=dtype)  # the padding, made explicit
+    xp[:, top:top + H, left:left + W] = x
     d = tiles_of(xp, TH, TW)
-    expected = np.einsum("ak,nijklc,bl->abnijc", BT, d, BT).reshape(16, n * TH * TW, C)
-    np.testing.assert_allclose(U, expected, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6)
+    expected = np.einsum("ak,nijklc,bl->abnijc", BT, d, BT).reshape(16, n, TH * TW, C)
+    # both images, then the second alone in the same buffers (a shorter last chunk)
+    U = geo.transformed_input(x, u, scratch)
+    np.testing.assert_allclose(U, expected.reshape(16, n * TH * TW, C), rtol=1e-6, atol=1e-6)
+    U = geo.transformed_input(x[1:], u, scratch)
+    np.testing.assert_allclose(U, expected[:, 1], rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6)
 
     M = rng.standard_normal((16, n * TH * TW, F)).astype(dtype)
     bias = rng.standard_normal(F).astype(dtype)
@@ -63,23 +70,27 @@ def test_input_and_output_transforms_are_the_matrix_products(dtype):
 def test_transform_adjoints_pass_the_dot_product_test():
     """<T(a), b> = <a, T*(b)> for the input and output transforms and their adjoints (float64)."""
     rng = np.random.default_rng(2)
-    n, TH, TW, C = 2, 3, 4, 3
-    geo = cw._Geometry((n, 2 * TH, 2 * TW, C), C, (1, 1, 1, 1), (2 * TH, 2 * TW), 8)
-    xp, u, m, e = geo.buffers(np.float64)
-    x = rng.standard_normal((n, 2 * TH, 2 * TW, C))
-    U = geo.transformed_input(x, xp, u, e).copy()
+    n, H, W, C = 2, 6, 7, 3
+    pads = (1, 1, 2, 0)
+    out_hw = (H, W)
+    geo = cw._Geometry((n, H, W, C), C, pads, out_hw, np.float64)
+    u, m, scratch = geo.buffers(np.float64)
+    x = rng.standard_normal((n, H, W, C))
+    U = geo.transformed_input(x, u, scratch).copy()
     dU = rng.standard_normal(U.shape)
     Q = np.empty_like(dU)
-    dxp = np.empty((n, geo.HP, geo.WP, C))
-    wk.input_transform_adjoint(dU.reshape(16, -1), TH, TW, Q.reshape(16, -1), Q, dxp)
-    np.testing.assert_allclose(np.sum(U * dU), np.sum(x * dxp[:, 1:1 + 2 * TH, 1:1 + 2 * TW]), rtol=1e-12)
+    dx = np.full_like(x, np.nan)  # overwritten everywhere
+    wk.input_transform_adjoint(dU.reshape(16, -1), pads[0], pads[2], geo.TH, geo.TW, Q.reshape(16, -1), Q, dx)
+    np.testing.assert_allclose(np.sum(U * dU), np.sum(x * dx), rtol=1e-12)
 
+    TH, TW = geo.TH, geo.TW
     M = rng.standard_normal((16, n * TH * TW, C))
-    y = np.empty((n, 2 * TH, 2 * TW, C))
+    y = np.empty((n, H, W, C))
     S = np.empty((8, n * TH * TW, C))
     wk.output_transform(M.reshape(16, -1), TH, TW, np.zeros(C), S.reshape(8, -1), S, y)
     dy = rng.standard_normal(y.shape)
-    dM = geo.transformed_output_grad(dy, None, m, e)
+    dyp = np.zeros((n, 2 * TH, 2 * TW, C))
+    dM = geo.transformed_output_grad(dy, dyp, m, scratch)
     np.testing.assert_allclose(np.sum(y * dy), np.sum(M * dM), rtol=1e-12)
 
 

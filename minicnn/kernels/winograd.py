@@ -35,32 +35,46 @@ WINOGRAD_MATRICES = {
 }
 
 
-def input_transform_loops(xp_rows, TH, TW, E_rows, E, U):
-    """U[:, t, c] = B^T d B for the 4x4 tile d of the padded input at rows 2i.., cols 2j.., per channel.
+def input_transform_loops(x_rows, zero_row, top, left, TH, TW, E_rows, E, U):
+    """U[:, t, c] = B^T d B for the 4x4 tile d of the zero-padded input at rows 2i.., cols 2j.., per channel.
 
     In two passes, rows then columns, (B^T d) B, each a set of simple loops
     with one array written and one read, which the compiler vectorises (one
     loop writing all 16 cells at once was measured 4-6x slower: it is not).
+    The padding is never materialised: a row above or below the image reads
+    ``zero_row``, and the padding columns of the scratch E are zeros that
+    this function never writes.
 
-    xp_rows: (n, HP, WP*C), the input padded with zeros (HP >= 2*TH + 2, WP >= 2*TW + 2),
-    each row flattened; E: (4, n, TH, WP, C) scratch, E_rows the same memory as (4, n, TH, WP*C);
-    U: (16, n*TH*TW, C), overwritten.
+    x_rows: (n, H, W*C), the input with each row flattened; zero_row: (W*C,) zeros;
+    top, left: padding rows above and columns before the image; E: (n, TH, 4, WP, C) scratch
+    (WP >= 2*TW + 2) whose columns outside [left, left + W) hold zeros, E_rows the same memory as
+    (n, TH, 4, WP*C); U: (16, n*TH*TW, C), overwritten.
     """
-    n = xp_rows.shape[0]
-    L = xp_rows.shape[2]
+    n, H, L = x_rows.shape
     C = U.shape[2]
+    first = left * C  # where the image's columns start in a padded row of E
     # B^T d: row a of the result combines input rows 2i..2i+3: 0-2, 1+2, 2-1, 1-3
     for k in range(n):
         for i in range(TH):
-            r = 2 * i
+            r = 2 * i - top
+            X0 = x_rows[k, r] if 0 <= r < H else zero_row
+            X1 = x_rows[k, r + 1] if 0 <= r + 1 < H else zero_row
+            X2 = x_rows[k, r + 2] if 0 <= r + 2 < H else zero_row
+            X3 = x_rows[k, r + 3] if 0 <= r + 3 < H else zero_row
+            # (through views of the image's columns: an index first + q, which the compiler
+            # cannot prove non-negative, would keep these loops from being vectorised)
+            D0 = E_rows[k, i, 0, first:first + L]
+            D1 = E_rows[k, i, 1, first:first + L]
+            D2 = E_rows[k, i, 2, first:first + L]
+            D3 = E_rows[k, i, 3, first:first + L]
             for q in range(L):
-                E_rows[0, k, i, q] = xp_rows[k, r, q] - xp_rows[k, r + 2, q]
+                D0[q] = X0[q] - X2[q]
             for q in range(L):
-                E_rows[1, k, i, q] = xp_rows[k, r + 1, q] + xp_rows[k, r + 2, q]
+                D1[q] = X1[q] + X2[q]
             for q in range(L):
-                E_rows[2, k, i, q] = xp_rows[k, r + 2, q] - xp_rows[k, r + 1, q]
+                D2[q] = X2[q] - X1[q]
             for q in range(L):
-                E_rows[3, k, i, q] = xp_rows[k, r + 1, q] - xp_rows[k, r + 3, q]
+                D3[q] = X1[q] - X3[q]
     # (B^T d) B: cell (a, b) combines columns 2j..2j+3 of row a the same way
     for a in range(4):
         for k in range(n):
@@ -69,13 +83,13 @@ def input_transform_loops(xp_rows, TH, TW, E_rows, E, U):
                     t = (k * TH + i) * TW + j
                     s = 2 * j
                     for c in range(C):
-                        U[4 * a, t, c] = E[a, k, i, s, c] - E[a, k, i, s + 2, c]
+                        U[4 * a, t, c] = E[k, i, a, s, c] - E[k, i, a, s + 2, c]
                     for c in range(C):
-                        U[4 * a + 1, t, c] = E[a, k, i, s + 1, c] + E[a, k, i, s + 2, c]
+                        U[4 * a + 1, t, c] = E[k, i, a, s + 1, c] + E[k, i, a, s + 2, c]
                     for c in range(C):
-                        U[4 * a + 2, t, c] = E[a, k, i, s + 2, c] - E[a, k, i, s + 1, c]
+                        U[4 * a + 2, t, c] = E[k, i, a, s + 2, c] - E[k, i, a, s + 1, c]
                     for c in range(C):
-                        U[4 * a + 3, t, c] = E[a, k, i, s + 1, c] - E[a, k, i, s + 3, c]
+                        U[4 * a + 3, t, c] = E[k, i, a, s + 1, c] - E[k, i, a, s + 3, c]
 
 
 def output_transform_loops(M_flat, TH, TW, bias, S_flat, S, y):
@@ -152,18 +166,18 @@ def output_transform_adjoint_loops(dyp_rows, TH, TW, P_rows, P, dM):
                         dM[4 * a + 3, t, f] = -P[a, k, i, s + 1, f]
 
 
-def input_transform_adjoint_loops(dU_flat, TH, TW, Q_flat, Q, dxp):
-    """dxp = the sum over tiles of B dU B^T, added at each tile's place (tiles overlap by 2).
+def input_transform_adjoint_loops(dU_flat, top, left, TH, TW, Q_flat, Q, dx):
+    """dx = the sum over tiles of B dU B^T, added at each tile's place (tiles overlap by 2).
 
     The adjoint of ``input_transform``, columns first (Q = dU B^T: columns
     0, 1-2+3, -0+1+2, -3, on whole planes), then rows the same way, added
-    onto dxp.
+    onto dx; what falls on the padding (outside the image) is dropped.
 
     dU_flat: (16, n*TH*TW*C), dU: (16, n*TH*TW, C) with each plane flattened; Q: (16, n*TH*TW, C)
-    scratch, Q_flat the same memory as (16, n*TH*TW*C); dxp: (n, >= 2*TH + 2, >= 2*TW + 2, C),
-    overwritten (zeroed first, one image at a time so it stays in cache).
+    scratch, Q_flat the same memory as (16, n*TH*TW*C); top, left: the padding before the image;
+    dx: (n, H, W, C), overwritten (zeroed first, one image at a time so it stays in cache).
     """
-    n, _, _, C = dxp.shape
+    n, H, W, C = dx.shape
     L = dU_flat.shape[1]
     for a in range(4):
         for q in range(L):
@@ -175,22 +189,28 @@ def input_transform_adjoint_loops(dU_flat, TH, TW, Q_flat, Q, dxp):
         for q in range(L):
             Q_flat[4 * a + 3, q] = -dU_flat[4 * a + 3, q]
     for k in range(n):
-        dxp[k] = 0
+        dx[k] = 0
         for i in range(TH):
-            r = 2 * i
+            r = 2 * i - top  # image row of the tile's first row
             for j in range(TW):
                 t = (k * TH + i) * TW + j
                 for b in range(4):
-                    s = 2 * j + b
-                    # B Q, column b: rows 0, 1-2+3, -0+1+2, -3
-                    for c in range(C):
-                        dxp[k, r, s, c] += Q[b, t, c]
-                    for c in range(C):
-                        dxp[k, r + 1, s, c] += Q[4 + b, t, c] - Q[8 + b, t, c] + Q[12 + b, t, c]
-                    for c in range(C):
-                        dxp[k, r + 2, s, c] += -Q[b, t, c] + Q[4 + b, t, c] + Q[8 + b, t, c]
-                    for c in range(C):
-                        dxp[k, r + 3, s, c] -= Q[12 + b, t, c]
+                    s = 2 * j + b - left
+                    if s < 0 or s >= W:
+                        continue  # a padding column
+                    # B Q, column b: rows 0, 1-2+3, -0+1+2, -3 (padding rows skipped)
+                    if 0 <= r < H:
+                        for c in range(C):
+                            dx[k, r, s, c] += Q[b, t, c]
+                    if 0 <= r + 1 < H:
+                        for c in range(C):
+                            dx[k, r + 1, s, c] += Q[4 + b, t, c] - Q[8 + b, t, c] + Q[12 + b, t, c]
+                    if 0 <= r + 2 < H:
+                        for c in range(C):
+                            dx[k, r + 2, s, c] += -Q[b, t, c] + Q[4 + b, t, c] + Q[8 + b, t, c]
+                    if 0 <= r + 3 < H:
+                        for c in range(C):
+                            dx[k, r + 3, s, c] -= Q[12 + b, t, c]
 
 
 def _jit(fn):

@@ -67,45 +67,47 @@ def kernel_transform_adjoint(dV):
 class _Geometry:
     """Tile counts and padded-buffer sizes for one call."""
 
-    def __init__(self, x_shape, F, pads, out_hw, itemsize):
+    def __init__(self, x_shape, F, pads, out_hw, dtype):
         N, H, W, C = x_shape
         self.H, self.W, self.C, self.F = H, W, C, F
         self.top, self.left = pads[0], pads[2]
         self.OH, self.OW = out_hw
         self.TH, self.TW = -(-self.OH // 2), -(-self.OW // 2)  # 2x2 output tiles, the last may be cut
-        self.HP, self.WP = 2 * self.TH + 2, 2 * self.TW + 2    # rows/cols of input the tiles read
+        self.WP = 2 * self.TW + 2                               # columns of (padded) input the tiles read
+        self.zero_row = np.zeros(W * C, dtype=dtype)            # read for padding rows
         self.tiles = self.TH * self.TW                          # per image
         # Whole images whose U and M fill about CHUNK_BYTES (the L2 cache), as im2col's columns do.
         # Measured (one core): 1024 or 2048 tiles per chunk instead made the backward pass up to 1.5x slower.
-        per_image = 16 * self.tiles * (C + F) * itemsize
+        per_image = 16 * self.tiles * (C + F) * np.dtype(dtype).itemsize
         self.step = int(max(1, min(N, conv_op.CHUNK_BYTES // max(per_image, 1))))
 
     def buffers(self, dtype):
-        """One worker's buffers: the zero-padded input chunk, flat storage for U and M, and scratch."""
-        xp = np.zeros((self.step, self.HP, self.WP, self.C), dtype=dtype)  # borders stay zero
+        """One worker's buffers: U and M (flat), the input transform's scratch E (its padding columns
+        zeros for good: image k's rows sit at the same place whatever the chunk's length), and
+        scratch for the other transforms."""
         u = np.empty(16 * self.step * self.tiles * self.C, dtype=dtype)
         m = np.empty(16 * self.step * self.tiles * self.F, dtype=dtype)
-        e = np.empty(4 * self.step * self.TH * max(self.WP * self.C, 2 * self.TW * self.F), dtype=dtype)
-        return xp, u, m, e
+        E = np.zeros((self.step, self.TH, 4, self.WP, self.C), dtype=dtype)
+        e = np.empty(4 * self.step * self.TH * 2 * self.TW * max(self.C, self.F), dtype=dtype)
+        return u, m, (E, e)
 
-    def transformed_input(self, x_chunk, xp, u, e):
-        """U: (16, n*tiles, C) of x_chunk: (n, H, W, C), through the padded buffer xp (e: scratch)."""
+    def transformed_input(self, x_chunk, u, scratch):
+        """U: (16, n*tiles, C) of x_chunk: (n, H, W, C), padded on the fly."""
         n = len(x_chunk)
-        xp[:n, self.top:self.top + self.H, self.left:self.left + self.W] = x_chunk
         U = u[: 16 * n * self.tiles * self.C].reshape(16, n * self.tiles, self.C)
-        E = e[: 4 * n * self.TH * self.WP * self.C].reshape(4, n, self.TH, self.WP, self.C)
-        wk.input_transform(xp[:n].reshape(n, self.HP, self.WP * self.C), self.TH, self.TW,
-                           E.reshape(4, n, self.TH, self.WP * self.C), E, U)
+        E = scratch[0][:n]
+        wk.input_transform(x_chunk.reshape(n, self.H, self.W * self.C), self.zero_row, self.top, self.left,
+                           self.TH, self.TW, E.reshape(n, self.TH, 4, self.WP * self.C), E, U)
         return U
 
-    def transformed_output_grad(self, dy_chunk, dyp, m, e):
+    def transformed_output_grad(self, dy_chunk, dyp, m, scratch):
         """dM: (16, n*tiles, F) of dy_chunk: (n, OH, OW, F) (dyp: zero-padded buffer for odd sizes)."""
         n, F = len(dy_chunk), self.F
         if self.OH % 2 or self.OW % 2:  # the last tiles stick out: pad dy with zeros
             dyp[:n, :self.OH, :self.OW] = dy_chunk
             dy_chunk = dyp[:n]
         dM = m[: 16 * n * self.tiles * F].reshape(16, n * self.tiles, F)
-        P = e[: 4 * n * self.TH * 2 * self.TW * F].reshape(4, n, self.TH, 2 * self.TW, F)
+        P = scratch[1][: 4 * n * self.TH * 2 * self.TW * F].reshape(4, n, self.TH, 2 * self.TW, F)
         wk.output_transform_adjoint(dy_chunk.reshape(n, 2 * self.TH, 2 * self.TW * F), self.TH, self.TW,
                                     P.reshape(4, n, self.TH, 2 * self.TW * F), P, dM)
         return dM
@@ -115,18 +117,18 @@ def winograd_forward(x, w, b, pads, out_hw):
     """y = conv(x, w) + b for a 3x3 kernel, stride 1. x: (N, H, W, C), w: (3, 3, C, F) -> y: (N, OH, OW, F)."""
     N = x.shape[0]
     F = w.shape[3]
-    geo = _Geometry(x.shape, F, pads, out_hw, x.itemsize)
+    geo = _Geometry(x.shape, F, pads, out_hw, x.dtype)
     V = kernel_transform(w)
     bias = b if b is not None else np.zeros(F, dtype=x.dtype)
     y = np.empty((N, geo.OH, geo.OW, F), dtype=x.dtype)
 
     def work(chunks):
-        xp, u, m, e = geo.buffers(x.dtype)
+        u, m, scratch = geo.buffers(x.dtype)
         for start, stop in chunks:
-            U = geo.transformed_input(x[start:stop], xp, u, e)
+            U = geo.transformed_input(x[start:stop], u, scratch)
             T = U.shape[1]
             M = np.matmul(U, V, out=m[: 16 * T * F].reshape(16, T, F))  # the 16 GEMMs
-            S = e[: 8 * T * F].reshape(8, T, F)
+            S = scratch[1][: 8 * T * F].reshape(8, T, F)
             wk.output_transform(M.reshape(16, T * F), geo.TH, geo.TW, bias, S.reshape(8, T * F), S, y[start:stop])
 
     conv_op._for_each_chunk(N, geo.step, work)
@@ -137,30 +139,29 @@ def winograd_backward(dy, x, w, pads, out_hw, has_bias, need_dx=True):
     """Gradients of winograd_forward. dy: (N, OH, OW, F) -> dx (or None), dw: (3, 3, C, F), db (or None)."""
     N, H, W, C = x.shape
     F = w.shape[3]
-    geo = _Geometry(x.shape, F, pads, out_hw, x.itemsize)
+    geo = _Geometry(x.shape, F, pads, out_hw, x.dtype)
     V_T = kernel_transform(w).transpose(0, 2, 1)  # (16, F, C) views: BLAS reads them transposed
     dx = np.empty_like(x) if need_dx else None
 
     def work(chunks):
         """Fill dx for these chunks; return {start: (dV, db) of that chunk}."""
-        xp, u, m, e = geo.buffers(x.dtype)
-        dxp = np.empty_like(xp) if need_dx else None
+        u, m, scratch = geo.buffers(x.dtype)
         q = np.empty_like(u) if need_dx else None
         dyp = np.zeros((geo.step, 2 * geo.TH, 2 * geo.TW, F), dtype=x.dtype) if geo.OH % 2 or geo.OW % 2 else None
         ones = np.ones(geo.step * geo.OH * geo.OW, dtype=x.dtype)
         sums = {}
         for start, stop in chunks:
             n = stop - start
-            U = geo.transformed_input(x[start:stop], xp, u, e)  # recomputed, as im2col's columns are
-            dM = geo.transformed_output_grad(dy[start:stop], dyp, m, e)
+            U = geo.transformed_input(x[start:stop], u, scratch)  # recomputed, as im2col's columns are
+            dM = geo.transformed_output_grad(dy[start:stop], dyp, m, scratch)
             dV = np.matmul(U.transpose(0, 2, 1), dM)  # (16, C, F): one term of dW per chunk
             db = ones[: n * geo.OH * geo.OW] @ dy[start:stop].reshape(-1, F) if has_bias else None
             if need_dx:
                 dU = np.matmul(dM, V_T, out=U)  # U is used up: dU overwrites it
                 T = dU.shape[1]
                 Q = q[: 16 * T * C].reshape(16, T, C)
-                wk.input_transform_adjoint(dU.reshape(16, T * C), geo.TH, geo.TW, Q.reshape(16, T * C), Q, dxp[:n])
-                dx[start:stop] = dxp[:n, geo.top:geo.top + H, geo.left:geo.left + W]
+                wk.input_transform_adjoint(dU.reshape(16, T * C), geo.top, geo.left, geo.TH, geo.TW,
+                                           Q.reshape(16, T * C), Q, dx[start:stop])
             sums[start] = (dV, db)
         return sums
 
