@@ -236,7 +236,8 @@ class Lab:
         if not filename.endswith(".png"):
             raise ValueError(f"lab.figure: {filename!r} must be a .png file name")
         fig.savefig(self._staging / filename, dpi=100, bbox_inches="tight")
-        self.md(f"![{caption}]({filename})\n\n*{caption}*")
+        alt = caption.replace("*", "").replace("[", "(").replace("]", ")")
+        self.md(f"![{alt}]({filename})\n\n{caption}")
 
     def answer(self, question: str, value) -> None:
         """A machine-readable answer (number or short text) for results.json's ``answers``."""

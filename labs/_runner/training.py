@@ -273,6 +273,8 @@ class TrainingRun:
         spec = self.spec
         check_spec(spec)
         self.folder.mkdir(parents=True, exist_ok=True)
+        for stale in self.folder.glob(".*.tmp"):  # a process killed while writing a checkpoint
+            stale.unlink()
         checkpoint.write_json(self.folder / "config.json", spec.to_json())
 
         x, y = data.x_train, data.y_train
