@@ -51,6 +51,10 @@ def parse(argv=None):
     p.add_argument("--kernels", default="numba", choices=["numba", "numpy"])
     p.add_argument("--nets", nargs="+", default=["PW09", "tiny VGG", "tiny VGG + BN", "Ex08"])
     p.add_argument("--epoch-images", type=int, default=50000, help="0: skip the epoch and memory section")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="cpu: time steps and inference by the process's CPU time, which other programs on a "
+                        "loaded machine inflate much less than wall time; only meaningful with --threads 1 "
+                        "(PyTorch's waiting threads spin, and minicnn's workers add up)")
     p.add_argument("--child", choices=["minicnn", "torch"], help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -94,12 +98,13 @@ def blas_description():
 
 
 def interleaved(ours, theirs, repeats):
-    """Median seconds of ours() and theirs(), called alternately ``repeats`` times."""
+    """Median seconds of ours() and theirs(), called alternately ``repeats`` times (--clock)."""
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     a, b = [], []
     for _ in range(repeats):
-        t = time.perf_counter(); ours(); a.append(time.perf_counter() - t)
+        t = clock(); ours(); a.append(clock() - t)
         if theirs is not None:
-            t = time.perf_counter(); theirs(); b.append(time.perf_counter() - t)
+            t = clock(); theirs(); b.append(clock() - t)
     return statistics.median(a), (statistics.median(b) if b else None)
 
 
@@ -299,6 +304,7 @@ def main():
           f"{np.__version__}, {blas_description()}, torch "
           f"{torch.__version__ if torch else 'not installed (no PyTorch column: pip install torch)'}; "
           f"float32, {args.threads} threads, kernels={args.kernels}, {args.repeats} repeats (median), "
+          f"{'CPU time' if args.clock == 'cpu' else 'wall time'}, {len(os.sched_getaffinity(0))} CPU(s) usable, "
           f"{time.strftime('%Y-%m-%d %H:%M %Z')}")
     print(f"\n### Training step, batch {args.batch} (forward, loss, backward, Adam)\n")
     print("| net | minicnn ms | PyTorch ms | ratio | load |")
