@@ -16,7 +16,8 @@ called once so Numba's compilation is not timed. The reference backend is pure
 Python: it is timed on a tiny shape only.
 
 Reported: median time (and min) over the repeats, GFLOP/s (forward:
-2*N*OH*OW*F*KH*KW*C flops; backward twice that: dx and dW), the column buffer
+2*N*OH*OW*F*KH*KW*C flops, also for Winograd's layers, which do fewer;
+backward twice that: dx and dW), the column buffer (or Winograd's U and M)
 minicnn allocates (vs the full im2col matrix it avoids), and the peak memory
 one forward+backward allocates (tracemalloc; numpy reports its buffers to it).
 
@@ -149,8 +150,14 @@ def bench_conv(label, N, H, W, C, F, backends, repeats, rng, rows, totals):
             tf = timeit(lambda: conv2d_forward(x, w, b, 1, "same"), repeats)
             tb = timeit(lambda: conv2d_backward(dy, cache), repeats)
             peak = peak_mib(lambda: conv2d_backward(dy, conv2d_forward(x, w, b, 1, "same")[1]))
-        rows.append((label, name, tf, tb, gflop_fwd,
-                     f"{workers}x{chunk_mib:.1f} MiB (full: {full_cols:.0f} MiB)", f"{peak:.0f}"))
+        if cache.get("winograd"):  # no column buffer: Winograd's transformed tiles per worker
+            from minicnn.ops.conv_winograd import _Geometry
+            geo = _Geometry(x.shape, F, cache["pads"], cache["out_hw"], x.dtype)
+            tiles_mib = 16 * geo.step * geo.tiles * (C + F) * 4 / 2**20
+            buffer = f"Winograd: {min(conv_op.WORKERS, -(-N // geo.step))}x{tiles_mib:.1f} MiB U+M"
+        else:
+            buffer = f"{workers}x{chunk_mib:.1f} MiB (full: {full_cols:.0f} MiB)"
+        rows.append((label, name, tf, tb, gflop_fwd, buffer, f"{peak:.0f}"))
         totals[name] = totals.get(name, 0.0) + tf[0] + tb[0]
     if torch_ref is not None:
         fwd, bwd = torch_ref
