@@ -379,11 +379,12 @@ def test_avgpool2d_matches_torch(seed):
     np.testing.assert_allclose(dx, xt.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-5, atol=1e-6)
 
 
-def test_relu_and_maxpool_split_over_workers_give_the_same_arrays(monkeypatch):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_and_maxpool_split_over_workers_give_the_same_arrays(monkeypatch, dtype):
     """for_each_part runs ReLU and max pooling on ranges of images in worker threads: same bits as one range."""
     from minicnn.ops.activation import relu_backward, relu_forward
     rng = np.random.default_rng(8)
-    x = rng.standard_normal((7, 6, 6, 3)).astype(np.float32)
+    x = rng.standard_normal((7, 6, 6, 3)).astype(dtype)
     results = {}
     for workers, min_size in ((1, 2**30), (2, 1), (3, 1)):
         monkeypatch.setattr(conv_module, "WORKERS", workers)
