@@ -252,7 +252,7 @@ SHOWN = {
     "RandomErasing(p=1, scale=(0.02, 0.1))": transforms.RandomErasing(p=1.0, scale=(0.02, 0.1)),
 }
 USED = [transforms.RandomHorizontalFlip(p=0.5), transforms.RandomCrop(28, padding=2)]
-lab.md(f"""### 1.3 Data augmentation
+lab.md("""### 1.3 Data augmentation
 
 The figure below shows seven transforms. Flips and small shifts keep a garment what it is (a shoe pointing the
 other way is still a shoe); rotations, zooms, contrast changes and erased patches are plausible too, but

@@ -140,7 +140,7 @@ The `Conv2D` column is minicnn's layer with the same kernel and bias, on the sig
 the same numbers in every case.""")
 lab.answer("ex1a-1d-stand-in", "yes" if one_d.get("stand_in") else "no")
 lab.answer("ex1a-1d-same-length", "; ".join(same_length) or "none")
-lab.answer("ex1a-1d-rule", f"out = floor((N + 2P - F)/S) + 1; = N for S = 1 and P = (F - 1)/2 (F odd)")
+lab.answer("ex1a-1d-rule", "out = floor((N + 2P - F)/S) + 1; = N for S = 1 and P = (F - 1)/2 (F odd)")
 
 # %% [markdown]
 # ## Exercise 1 b) — the 2-D example of Figure 2

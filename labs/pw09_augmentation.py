@@ -22,7 +22,7 @@ import matplotlib
 import numpy as np
 
 import minicnn as mc
-from labs._runner import best_of, curve_band, fmt_mean_std, start
+from labs._runner import best_of, fmt_mean_std, start
 from labs.catalog import PW09_STRATEGIES
 from minicnn import inspect, viz
 from minicnn.data import ImageAugmenter

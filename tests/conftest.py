@@ -55,3 +55,18 @@ def check_conv2d_gradients(inputs, strides, padding, seed=0, tolerance=1e-6):
         return {"x": dx, "w": dw, **({"b": db} if has_bias else {})}
 
     return check_gradient(forward, backward, inputs, seed=seed, tolerance=tolerance)
+
+
+def run_quick_lab(name, tmp_path_factory):
+    """Run lab ``name`` on its quick profile into a fresh folder (runs in OUT/, report in OUT/report); -> OUT."""
+    from minicnn.cli import main
+    out = tmp_path_factory.mktemp(name)
+    assert main(["lab", "run", name, "--profile", "quick", "--out", str(out), "--report-dir",
+                 str(out / "report"), "--no-progress"]) == 0
+    return out
+
+
+def lab_results(out):
+    """The results.json a quick lab run wrote into OUT/report."""
+    import json
+    return json.loads((out / "report" / "results.json").read_text())

@@ -3,8 +3,6 @@ import importlib.util
 import subprocess
 import sys
 
-import numpy as np
-import pytest
 
 from conftest import REPO
 

@@ -11,18 +11,14 @@ from labs.architectures import build
 from labs.catalog import EX08_OPTIMIZERS
 from labs.ex08_dreamer import GREY, class_score_and_gradient, dream, empty_start
 from minicnn import inspect
-from minicnn.cli import main
-from tests.conftest import SHARED_DATA, to_float64
+from tests.conftest import SHARED_DATA, to_float64, run_quick_lab
 
 MAIN_RUNS = ("q1.2-baseline", "q1.3-augmentation", "q1.4-batchnorm", "q1.5-mnist-pretrain", "q1.5-finetune")
 
 
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ex08")
-    assert main(["lab", "run", "ex08", "--profile", "quick", "--out", str(out), "--report-dir",
-                 str(out / "report"), "--no-progress"]) == 0
-    return out
+    return run_quick_lab("ex08", tmp_path_factory)
 
 
 def _results(quick_report):

@@ -9,8 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from labs.architectures import build
 from minicnn import viz
-from minicnn.cli import main
-from tests.conftest import REPO, SHARED_DATA
+from tests.conftest import REPO, SHARED_DATA, run_quick_lab
 
 CONV_DATA = json.loads((REPO / "labs" / "data" / "pw08_convolutions.json").read_text())
 EXERCISES = ["ex2-dense-l2", "ex2-dense-no-l2", "ex2-mlp", "ex2-mlp-tuned-512", "ex2-mlp-tuned-512-256",
@@ -20,10 +19,7 @@ EXERCISES = ["ex2-dense-l2", "ex2-dense-no-l2", "ex2-mlp", "ex2-mlp-tuned-512", 
 
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pw08")
-    assert main(["lab", "run", "pw08", "--profile", "quick", "--out", str(out), "--report-dir",
-                 str(out / "report"), "--no-progress"]) == 0
-    return out
+    return run_quick_lab("pw08", tmp_path_factory)
 
 
 def results_of(folder):

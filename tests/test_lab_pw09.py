@@ -8,7 +8,7 @@ import pytest
 
 from labs.architectures import build
 from minicnn.cli import main
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, run_quick_lab
 
 pytestmark = [pytest.mark.realdata,
               pytest.mark.skipif(not (SHARED_DATA / "cifar10-jpeg").is_dir(),
@@ -17,10 +17,7 @@ pytestmark = [pytest.mark.realdata,
 
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pw09")
-    assert main(["lab", "run", "pw09", "--profile", "quick", "--out", str(out), "--report-dir",
-                 str(out / "report"), "--no-progress"]) == 0
-    return out
+    return run_quick_lab("pw09", tmp_path_factory)
 
 
 def test_results_json_has_the_runners_schema_and_every_exercise(quick_report):
@@ -59,7 +56,6 @@ def test_report_answers_every_question_with_its_figures(quick_report):
 
 def test_activation_maps_shown_are_the_layers_outputs(quick_report):
     """Recompute X_train[12]'s maps layer by layer with the layers' own forward and compare."""
-    from labs._runner.training import RunSpec, TrainingRun  # noqa: F401 (the model comes from the run)
     results = json.loads((quick_report / "report" / "results.json").read_text())
     stored = np.load(quick_report / "pw09" / "quick" / "ex2-activation-maps.npz")
     best = results["answers"]["ex2-network"]

@@ -9,8 +9,7 @@ import pytest
 from labs._runner import checkpoint
 from labs.architectures import build
 from minicnn import inspect
-from minicnn.cli import main
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, run_quick_lab
 
 CONV = {"L1": ("relu1", "conv1"), "L2": ("relu2", "conv2"), "L3": ("relu3", "conv3")}
 
@@ -89,10 +88,7 @@ def test_cam_on_the_gap_network_is_the_relu_of_grad_cam_times_the_number_of_posi
 # ---------------------------------------------------------------- the quick profile, end to end
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pw11")
-    assert main(["lab", "run", "pw11", "--profile", "quick", "--out", str(out), "--report-dir",
-                 str(out / "report"), "--no-progress"]) == 0
-    return out
+    return run_quick_lab("pw11", tmp_path_factory)
 
 
 @pytest.mark.realdata

@@ -26,7 +26,7 @@ import numpy as np
 
 from labs import catalog
 
-from . import checkpoint, machine
+from . import machine
 from . import data as lab_data
 from .loader_loop import transforms_config
 from .training import RunSpec, TrainingRun
