@@ -478,8 +478,8 @@ def test_incompatible_run_settings_are_refused_before_training(tmp_path):
 
 
 def test_lab_list_estimates_each_profile_from_the_plan_and_the_measured_speed(monkeypatch, capsys):
-    """With a measured 1 ms per training image, PW09's report profile (4 runs x 10 epochs x 45,000
-    images) is estimated at 1,800 s + 10 % for validation and evaluation = 33 min."""
+    """With a measured 1 ms per training image, PW09's report profile (4 runs x 10 epochs and 2 runs x
+    30 epochs, 45,000 images each) is estimated at 4,500 s + 10 % for validation and evaluation = 1 h 22 min."""
     from labs._runner import cli, estimate
     monkeypatch.setattr(estimate, "seconds_per_image", lambda architecture: 0.001)
     assert cli.run_command(type("Args", (), {"lab_command": "list"})()) == 0
@@ -487,6 +487,6 @@ def test_lab_list_estimates_each_profile_from_the_plan_and_the_measured_speed(mo
     pw09 = out[out.index("pw09:"):]
     assert "exercises: ex1a-baseline, ex1b-flip, ex1b-flip-shift, ex1b-flip-shift-rotate-zoom" in pw09
     report_line = next(line for line in pw09.splitlines() if line.strip().startswith("report"))
-    assert "about 33 min 00 s" in report_line
+    assert "about 1 h 22 min" in report_line
     for spec in catalog.LABS.values():
         assert f"{spec.name}:" in out
