@@ -144,3 +144,24 @@ def test_bias_before_batchnorm_has_zero_gradient_and_passes(seed):
     assert np.max(np.abs(model.get_layer("conv").params["bias"].grad)) < 1e-12
     assert bias.ok and bias.note.startswith("gradient ~ 0")
     assert all(r.ok and not r.note for key, r in rows.items() if key != ("conv", "bias"))
+
+
+def test_numerical_gradient_on_chosen_entries_equals_the_full_estimate():
+    """gradcheck samples entries of large arrays: the sampled estimate equals the full one there,
+    and the other entries are left at 0 (f is evaluated twice per chosen entry only)."""
+    from minicnn.testing import numerical_gradient
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4))
+    calls = []
+
+    def f():
+        calls.append(1)
+        return float(np.sum(np.sin(x) * x))
+
+    full = numerical_gradient(f, x, 1e-6)
+    np.testing.assert_allclose(full, np.sin(x) + x * np.cos(x), rtol=1e-6, atol=1e-8)
+    calls.clear()
+    part = numerical_gradient(f, x, 1e-6, entries=np.array([1, 5, 11]))
+    assert len(calls) == 6
+    np.testing.assert_array_equal(part.reshape(-1)[[1, 5, 11]], full.reshape(-1)[[1, 5, 11]])
+    assert np.count_nonzero(part) == 3
