@@ -1,6 +1,7 @@
 # make demo  : set up .venv and train the course's simple CNN on bundled digits
 # make test  : set up .venv and run the test suite
 # make bench : run the benchmarks (by hand; results go to benchmarks/README.md)
+# make bench-tf : minicnn against TensorFlow/Keras (builds .venv-tf with tensorflow-cpu; needs the network)
 # make lab LAB=pw09 PROFILE=quick : run a course lab (see `minicnn lab list`)
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,9 @@ STAMP  := $(VENV)/.installed
 LAB     ?= pw09
 PROFILE ?= quick
 
-.PHONY: venv demo test bench lab clean
+TF_VENV := .venv-tf
+
+.PHONY: venv demo test bench bench-tf lab clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +38,17 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_augment.py
 	$(PY) benchmarks/bench_resnet50.py
 
+# TensorFlow pins its own numpy: it gets an environment of its own, driven over a pipe.
+$(TF_VENV)/.installed:
+	$(PYTHON) -m venv $(TF_VENV)
+	$(TF_VENV)/bin/python -m pip install -q tensorflow-cpu
+	touch $@
+
+bench-tf: $(STAMP) $(TF_VENV)/.installed
+	$(PY) benchmarks/bench_tensorflow.py --tf-python $(TF_VENV)/bin/python
+
 lab: $(STAMP)
 	$(VENV)/bin/minicnn lab run $(LAB) --profile $(PROFILE) $(ARGS)
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .hypothesis
+	rm -rf $(VENV) $(TF_VENV) runs .pytest_cache .hypothesis
