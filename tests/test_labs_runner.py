@@ -270,14 +270,23 @@ def tiny_lab(monkeypatch):
     return spec
 
 
+def test_parallel_rounds_give_the_last_runs_the_whole_machine():
+    from labs._runner.parallel import rounds
+    assert rounds(3, 2, 2) == [(2, 2, 1), (1, 1, 2)]   # 3 seeds, --jobs 2: the third seed gets both cores
+    assert rounds(4, 2, 2) == [(4, 2, 1)]
+    assert rounds(1, 2, 2) == [(1, 1, 2)]
+    assert rounds(7, 3, 8) == [(6, 3, 2), (1, 1, 8)]
+    assert rounds(5, 4, 2) == [(4, 4, 1), (1, 1, 2)]   # more jobs than cores: one thread each, at least
+
+
 def test_jobs_two_equals_jobs_one(tmp_path, tiny_lab):
     results = {}
-    for jobs in (1, 2):
+    for jobs in (1, 2):  # 3 seeds: with 2 jobs, a round of two workers, then the third seed alone
         lab = Lab("tiny", out=tmp_path / f"jobs{jobs}", report_dir=tmp_path / f"rep{jobs}", jobs=jobs,
-                  progress=False)
+                  seeds=3, progress=False)
         group = lab.train("ex", TINY_NAME, tiny_data(), epochs=3, batch_size=16, validation_split=0.25)
         results[jobs] = group
-    for s in (0, 1):
+    for s in (0, 1, 2):
         a = final_weights(tmp_path / "jobs1" / "tiny" / "quick" / "ex" / f"seed{s}")
         b = final_weights(tmp_path / "jobs2" / "tiny" / "quick" / "ex" / f"seed{s}")
         for k in a:

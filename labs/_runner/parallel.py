@@ -65,13 +65,31 @@ def _work(spec, folder, shared):
     return TrainingRun(spec, folder).run(data, progress=False)
 
 
+def rounds(n_runs: int, jobs: int, cores: int):
+    """[(runs, workers, threads per worker)]: full rounds of ``jobs`` runs, then the rest on the whole machine.
+
+    The runs of an exercise take about equally long, so with 3 seeds and
+    ``--jobs 2`` a single pool would train the third seed alone on one of
+    two cores for a whole run; here it gets both cores instead.
+    """
+    full = (n_runs // jobs) * jobs
+    plan = [(full, jobs, max(1, cores // jobs))] if full else []
+    rest = n_runs - full
+    if rest:
+        plan.append((rest, rest, max(1, cores // rest)))
+    return plan
+
+
 def run_parallel(runs, data: LabData, jobs: int, out: Path):
-    """Yield (run, result) as runs finish, training ``jobs`` of them at a time."""
-    threads = max(1, machine.cores() // jobs)
+    """Yield (run, result) as runs finish, training ``jobs`` of them at a time (see ``rounds``)."""
     shared = _share(data, out)
     ctx = multiprocessing.get_context("spawn")  # no fork: the parent's thread pools would not survive it
-    with _thread_env(threads), ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-                                                   initargs=(threads,)) as pool:
-        futures = {pool.submit(_work, run.spec, run.folder, shared): run for run in runs}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+    start = 0
+    for n, workers, threads in rounds(len(runs), jobs, machine.cores()):
+        batch = runs[start:start + n]
+        start += n
+        with _thread_env(threads), ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                                       initializer=_worker_init, initargs=(threads,)) as pool:
+            futures = {pool.submit(_work, run.spec, run.folder, shared): run for run in batch}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
