@@ -152,9 +152,10 @@ def bench_conv(label, N, H, W, C, F, backends, repeats, rng, rows, totals):
             peak = peak_mib(lambda: conv2d_backward(dy, conv2d_forward(x, w, b, 1, "same")[1]))
         if cache.get("winograd"):  # no column buffer: Winograd's transformed tiles per worker
             from minicnn.ops.conv_winograd import _Geometry
-            geo = _Geometry(x.shape, F, cache["pads"], cache["out_hw"], x.dtype)
-            tiles_mib = 16 * geo.step * geo.tiles * (C + F) * 4 / 2**20
-            buffer = f"Winograd: {min(conv_op.WORKERS, -(-N // geo.step))}x{tiles_mib:.1f} MiB U+M"
+            geo = _Geometry(x.shape, F, cache["pads"], cache["out_hw"], x.dtype, cache["winograd_tile"])
+            tiles_mib = geo.cells * geo.step * geo.tiles * (C + F) * 4 / 2**20
+            buffer = (f"Winograd F({geo.m}x{geo.m}): {min(conv_op.WORKERS, -(-N // geo.step))}x{tiles_mib:.1f} "
+                      "MiB U+M")
         else:
             buffer = f"{workers}x{chunk_mib:.1f} MiB (full: {full_cols:.0f} MiB)"
         rows.append((label, name, tf, tb, gflop_fwd, buffer, f"{peak:.0f}"))

@@ -2,13 +2,13 @@
 import numpy as np
 from numba.core.registry import CPUDispatcher
 
-from minicnn.kernels import adam, numba_impl, warmup, winograd
+from minicnn.kernels import adam, numba_impl, warmup, winograd, winograd4
 
 
 def dispatchers():
     """Every compiled kernel of the numba backend, by name (not the inlined helper)."""
     found = {}
-    for module in (numba_impl, winograd, adam):
+    for module in (numba_impl, winograd, winograd4, adam):
         for name, obj in vars(module).items():
             if isinstance(obj, CPUDispatcher) and name != "_real_cells_jit":
                 found[f"{module.__name__.rsplit('.', 1)[1]}.{name}"] = obj
@@ -17,7 +17,7 @@ def dispatchers():
 
 def test_warmup_compiles_every_kernel_for_float32_and_float64():
     kernels_found = dispatchers()
-    assert len(kernels_found) >= 17  # im2col (2), col2im, pooling (4), ReLU (2), BatchNorm (3), Winograd (4), Adam
+    assert len(kernels_found) >= 21  # im2col (2), col2im, pooling (4), ReLU (2), BatchNorm (3), Winograd (2 x 4), Adam
     warmup.compile_kernels(verbose=False)
     for name, dispatcher in kernels_found.items():
         dtypes = {str(arg.dtype) for sig in dispatcher.signatures for arg in sig if hasattr(arg, "dtype")}

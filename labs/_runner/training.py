@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 
 import minicnn as mc
 from minicnn.data import ImageAugmenter, to_categorical
+from minicnn.ops import conv as conv_op
 from minicnn.train import evaluate
 
 from . import checkpoint, loader_loop
@@ -347,6 +348,9 @@ class TrainingRun:
             "best_val_accuracy": (history["val_accuracy"][best - 1] if "val_accuracy" in history else None),
             "wall_s": wall, "time_per_epoch_s": wall / max(1, spec.epochs),
             "architecture": spec.architecture, "profile": spec.profile,
+            # which Winograd variant computed the 3x3 convolutions at the end of the run (the numbers differ
+            # in the last float32 bits; runs trained before this field was written used F(2x2, 3x3))
+            "conv_winograd_tile": conv_op.WINOGRAD_TILE,
         }
         if spec.init_from is not None:
             result["init_from"] = spec.init_from

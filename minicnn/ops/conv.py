@@ -38,10 +38,12 @@ arithmetic: with ``WORKERS = 1`` or a single chunk the same code runs inline.
 
 Which method: with the numba kernels, a 3x3 stride-1 convolution on 8 or more
 input channels (most layers of the course nets) is computed by Winograd's
-F(2x2, 3x3) instead (``conv_winograd.py``: the same numbers up to rounding,
-2.25 times fewer multiplications, 1.5-1.8 times faster per layer); this
-im2col path stays the readable one, the one every other layer shape uses, and
-the reference the tests hold Winograd to (``WINOGRAD = False`` forces it).
+F(4x4, 3x3) instead (``conv_winograd.py``: the same numbers up to rounding,
+4 times fewer multiplications, about 2.2 times faster per layer than this
+path; its smaller sibling F(2x2, 3x3), ``WINOGRAD_TILE = 2``, is easier to
+read first); this im2col path stays the readable one, the one every other
+layer shape uses, and the reference the tests hold Winograd to
+(``WINOGRAD = False`` forces it).
 """
 from __future__ import annotations
 
@@ -62,13 +64,18 @@ __all__ = ["conv2d_forward", "conv2d_backward", "CHUNK_BYTES", "WORKERS"]
 #: Measured on the course machine (1 MiB L2 per core): 0.5-2 MiB are equally
 #: fast, 8 MiB and more are 1.5x slower in the backward pass.
 CHUNK_BYTES = 2**20
-#: Compute 3x3 stride-1 convolutions with Winograd's F(2x2, 3x3) (``conv_winograd.py``), 2.25x fewer
+#: Compute 3x3 stride-1 convolutions with Winograd's method (``conv_winograd.py``), 2.25x or 4x fewer
 #: multiplications, when the numba kernels are active and the input has at least WINOGRAD_MIN_CHANNELS
 #: channels; False: always im2col + GEMM (the readable method above, and the reference for the tests).
 WINOGRAD = True
 #: With fewer input channels (an RGB or grey first layer) the 16 GEMMs over C are too thin to pay:
 #: measured on the course machine, 3 channels ran faster with im2col (see benchmarks/README.md).
 WINOGRAD_MIN_CHANNELS = 8
+#: Output tile of the Winograd method: 2 for F(2x2, 3x3) (``kernels/winograd.py``, 16 products per 4
+#: outputs), 4 for F(4x4, 3x3) (``kernels/winograd4.py``, 36 per 16 outputs, bigger transforms). Measured on
+#: the course machine (one core, batch 128): F(4x4) takes 0.70-0.79x F(2x2)'s time on every 3x3 layer of the
+#: course nets, forward and backward; its float32 rounding errors are about 1e-6 of the outputs' scale.
+WINOGRAD_TILE = 4
 #: Worker threads that process chunks side by side (one per core).
 WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
@@ -220,7 +227,8 @@ def conv2d_forward(x, w, b=None, strides=1, padding="valid"):
              "pads": pads, "out_hw": out_hw, "winograd": uses_winograd(x.shape, w.shape, strides_hw)}
     if cache["winograd"]:
         from .conv_winograd import winograd_forward
-        return winograd_forward(x, w, b, pads, out_hw), cache
+        cache["winograd_tile"] = WINOGRAD_TILE  # the backward pass uses the same tiles
+        return winograd_forward(x, w, b, pads, out_hw, WINOGRAD_TILE), cache
 
     w_mat = w.reshape(KH * KW * C, F)  # the GEMM operand, rows in (kh, kw, c) order
     y = np.empty((N, OH, OW, F), dtype=x.dtype)
@@ -272,7 +280,7 @@ def conv2d_backward(dy, cache, need_dx=True):
     strides_hw, pads = cache["strides_hw"], cache["pads"]
     if cache.get("winograd"):
         from .conv_winograd import winograd_backward
-        return winograd_backward(dy, x, w, pads, (OH, OW), cache["has_bias"], need_dx)
+        return winograd_backward(dy, x, w, pads, (OH, OW), cache["has_bias"], need_dx, cache["winograd_tile"])
 
     w_mat = w.reshape(KH * KW * C, F)
     dx = np.empty_like(x) if need_dx else None
