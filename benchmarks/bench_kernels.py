@@ -314,7 +314,8 @@ def main(argv=None):
     print(f"# bench_kernels  {started}")
     print(f"CPU: {cpu}, {os.cpu_count()} cores; numpy {np.__version__}; "
           f"torch {torch.__version__ if torch else 'not installed'}; batch {args.batch}, "
-          f"{repeats} repeats; minicnn conv workers {conv_op.WORKERS}, chunk {conv_op.CHUNK_BYTES / 2**20:.0f} MiB")
+          f"{repeats} repeats; minicnn conv workers {conv_op.WORKERS}, chunk {conv_op.CHUNK_BYTES / 2**20:.0f} MiB "
+          f"(Winograd {conv_op.WINOGRAD_CHUNK_BYTES / 2**20:.0f} MiB)")
     print()
     header = ("| layer | backend | forward ms, median (min) | backward ms, median (min) | "
               "GFLOP/s fwd / bwd | column buffer | peak MiB fwd+bwd |")

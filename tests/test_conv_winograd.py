@@ -170,7 +170,7 @@ def test_winograd_is_bit_identical_whatever_the_thread_count(monkeypatch, m):
     x = rng.standard_normal((12, 8, 8, 8)).astype(np.float32)
     w = rng.standard_normal((3, 3, 8, 4)).astype(np.float32)
     b = rng.standard_normal(4).astype(np.float32)
-    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1)  # one image per chunk: many chunks
+    monkeypatch.setattr(conv_module, "WINOGRAD_CHUNK_BYTES", 1)  # one image per chunk: many chunks
     results = []
     for workers in (1, 2, 1, 2):
         monkeypatch.setattr(conv_module, "WORKERS", workers)

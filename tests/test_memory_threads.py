@@ -44,6 +44,7 @@ def test_training_gives_the_same_weights_bit_for_bit_on_one_or_two_workers(monke
     x = rng.random((6, 8, 8, 3)).astype(np.float32)
     y = np.arange(6) % 4
     monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1)        # one image per chunk: many chunks
+    monkeypatch.setattr(conv_module, "WINOGRAD_CHUNK_BYTES", 1)  # (in the Winograd layers too)
     monkeypatch.setattr(conv_module, "PARALLEL_MIN_SIZE", 1)  # split even these small arrays
     weights = {}
     for workers in (1, 2):

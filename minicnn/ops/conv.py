@@ -60,11 +60,13 @@ from .shapes import as_pair, check_padding, resolve_padding_2d
 
 __all__ = ["conv2d_forward", "conv2d_backward", "CHUNK_BYTES", "WORKERS"]
 
-#: Target size of one column buffer, or of Winograd's transformed tiles (per worker thread): about the
-#: L2 cache. Measured on the course machine (a whole training step, two threads): with Winograd F(4x4)
-#: 2 MiB was 2-11 % faster than 1 MiB (its GEMMs get more rows) and 3-10 % faster than 4 MiB; im2col
-#: alone was equally fast at 0.5-2 MiB and 1.5x slower in the backward pass at 8 MiB.
-CHUNK_BYTES = 2**21
+#: Target size of one column buffer (per worker thread): about the L2 cache. Measured on the course
+#: machine (1 MiB L2 per core): 0.5-1 MiB are equally fast, 2 MiB 10 % slower on the thin first layers,
+#: 8 MiB and more 1.5x slower in the backward pass.
+CHUNK_BYTES = 2**20
+#: The same for Winograd's transformed tiles U and M: a whole training step (two threads) was 2-11 %
+#: faster with 2 MiB than with 1 MiB (the 36 GEMMs of F(4x4) get more rows) and 3-10 % faster than with 4.
+WINOGRAD_CHUNK_BYTES = 2**21
 #: Compute 3x3 stride-1 convolutions with Winograd's method (``conv_winograd.py``), 2.25x or 4x fewer
 #: multiplications, when the numba kernels are active and the input has at least WINOGRAD_MIN_CHANNELS
 #: channels; False: always im2col + GEMM (the readable method above, and the reference for the tests).

@@ -97,10 +97,11 @@ class _Geometry:
         self.WP = m * self.TW + 2                               # columns of (padded) input the tiles read
         self.zero_row = np.zeros(W * C, dtype=dtype)            # read for padding rows
         self.tiles = self.TH * self.TW                          # per image
-        # Whole images whose U and M fill about CHUNK_BYTES (the L2 cache), as im2col's columns do.
-        # Measured (one core): 1024 or 2048 tiles per chunk instead made the backward pass up to 1.5x slower.
+        # Whole images whose U and M fill about WINOGRAD_CHUNK_BYTES (the L2 cache), as im2col's columns do.
+        # Measured (one core, F(2x2)): 1024 or 2048 tiles per chunk instead made the backward pass up to 1.5x
+        # slower.
         per_image = self.cells * self.tiles * (C + F) * np.dtype(dtype).itemsize
-        self.step = int(max(1, min(N, conv_op.CHUNK_BYTES // max(per_image, 1))))
+        self.step = int(max(1, min(N, conv_op.WINOGRAD_CHUNK_BYTES // max(per_image, 1))))
 
     def buffers(self, dtype):
         """One worker's buffers: U and M (flat), the input transform's scratch E (its padding columns
