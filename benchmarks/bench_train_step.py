@@ -15,13 +15,13 @@ same weights; float32; PyTorch with ``torch.set_num_threads(--threads)``.
 2. Inference: ``model.predict(x, batch_size=500)`` against ``net.eval()`` +
    softmax under ``torch.no_grad()`` on the same 500 images, outputs checked
    equal, timed interleaved.
-3. Epoch (PW09, ``--epoch-images`` random CIFAR-shaped images, the last 10 %
-   for validation, batch 128, progress bar drawn): each framework in a child
-   process of its own, two epochs, and its peak resident memory (VmHWM).
-   minicnn runs twice from an empty Numba cache: once after ``python -m
-   minicnn.kernels.warmup`` (what ``make venv`` runs after installing: the
-   first epoch after an install), once without it (the first epoch then pays
-   the compilation).
+3. Epoch (each net of ``--epoch-nets``, default all four: ``--epoch-images``
+   random images of the net's input shape, the last 10 % for validation,
+   batch 128, progress bar drawn): each framework in a child process of its
+   own, two epochs, and its peak resident memory (VmHWM). minicnn runs from an
+   empty Numba cache filled by ``python -m minicnn.kernels.warmup`` (what
+   ``make venv`` runs after installing: the first epoch after an install); for
+   the first net also without it (the first epoch then pays the compilation).
 
 Every table states the load average beside its numbers: on a shared machine
 absolute times are inflated, and only the interleaved ratios keep their meaning.
@@ -51,11 +51,13 @@ def parse(argv=None):
     p.add_argument("--kernels", default="numba", choices=["numba", "numpy"])
     p.add_argument("--nets", nargs="+", default=["PW09", "tiny VGG", "tiny VGG + BN", "Ex08"])
     p.add_argument("--epoch-images", type=int, default=50000, help="0: skip the epoch and memory section")
+    p.add_argument("--epoch-nets", nargs="+", default=None, help="nets for the epoch section (default: --nets)")
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="cpu: time steps and inference by the process's CPU time, which other programs on a "
                         "loaded machine inflate much less than wall time; only meaningful with --threads 1 "
                         "(PyTorch's waiting threads spin, and minicnn's workers add up)")
     p.add_argument("--child", choices=["minicnn", "torch"], help=argparse.SUPPRESS)
+    p.add_argument("--child-net", default="PW09", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -166,13 +168,13 @@ def bench_predict(name):
 
 
 def epoch_data(n):
-    """n CIFAR-shaped float32 images in [0, 1) and labels (the last 10 % are the validation set)."""
-    return batch_for("PW09", n, seed=2)
+    """n float32 images of the child's net's input shape in [0, 1), and labels (the last 10 % validate)."""
+    return batch_for(args.child_net, n, seed=2)
 
 
 def child_minicnn():
     x, y = epoch_data(args.epoch_images)
-    model = nets.build("PW09")
+    model = nets.build(args.child_net)
     times = []
 
     class EpochTimer(mc.Callback):
@@ -196,7 +198,7 @@ def child_torch():
     from tqdm.auto import tqdm
     x, y = epoch_data(args.epoch_images)
     n_val = int(len(x) * 0.1)
-    net, opt = nets.to_torch(nets.build("PW09"))
+    net, opt = nets.to_torch(nets.build(args.child_net))
     xt = torch.from_numpy(x).permute(0, 3, 1, 2)  # a view: no second copy of the data set
     yt = torch.from_numpy(y.astype(np.int64))
     x_train, y_train, x_val, y_val = xt[:-n_val], yt[:-n_val], xt[-n_val:], yt[-n_val:]
@@ -248,7 +250,7 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: KiB (macOS: bytes)
 
 
-def run_child(which, numba_cache="default"):
+def run_child(which, net, numba_cache="default"):
     """Run an epoch child; -> its JSON result (epoch seconds, peak RSS in MiB).
 
     numba_cache: "default" (whatever cache there is), "empty" (every kernel compiled during the first
@@ -262,34 +264,39 @@ def run_child(which, numba_cache="default"):
         if numba_cache == "installed":
             subprocess.run([sys.executable, "-m", "minicnn.kernels.warmup"], env=env, check=True,
                            capture_output=True)
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", which, "--threads", str(args.threads),
-               "--batch", str(args.batch), "--epoch-images", str(args.epoch_images)]
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", which, "--child-net", net,
+               "--threads", str(args.threads), "--batch", str(args.batch), "--epoch-images", str(args.epoch_images)]
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def epoch_section():
     n_val = int(args.epoch_images * 0.1)
-    print(f"\n### PW09 epoch: {args.epoch_images - n_val} training + {n_val} validation images, batch "
+    print(f"\n### Epoch: {args.epoch_images - n_val} training + {n_val} validation images, batch "
           f"{args.batch}, progress bar on; each run in its own process, one after the other ({load()})\n")
-    print("| run | epoch 1 s | epoch 2 s | epoch 1 / epoch 2 | peak RSS MiB | load |")
-    print("|---|---|---|---|---|---|")
-    runs = [("minicnn, first epoch after install (make venv: kernels compiled by its warm-up)", "minicnn",
-             "installed"),
-            ("minicnn, empty Numba cache (pip install without the warm-up)", "minicnn", "empty")]
-    if torch is not None:
-        runs.append(("PyTorch", "torch", "default"))
-    results = {}
-    for label, which, numba_cache in runs:
-        r = run_child(which, numba_cache)
-        results[label] = r
-        e1, e2 = r["epoch_s"]
-        print(f"| {label} | {e1:.1f} | {e2:.1f} | {e1 / e2:.2f} | {r['max_rss_mib']:.0f} | {load()} |")
-        sys.stdout.flush()
-    if torch is not None:
-        ours, theirs = results[runs[0][0]], results["PyTorch"]
-        print(f"\nepoch 2 minicnn / PyTorch: {ours['epoch_s'][1] / theirs['epoch_s'][1]:.2f}; "
-              f"peak RSS minicnn / PyTorch: {ours['max_rss_mib'] / theirs['max_rss_mib']:.2f}")
+    print("| net | run | epoch 1 s | epoch 2 s | epoch 1 / epoch 2 | peak RSS MiB | load |")
+    print("|---|---|---|---|---|---|---|")
+    ratios = []
+    for k, net in enumerate(args.epoch_nets or args.nets):
+        runs = [("minicnn, first epoch after install (make venv: kernels compiled by its warm-up)", "minicnn",
+                 "installed")]
+        if k == 0:  # the compilation costs the same whatever the net: measured once
+            runs.append(("minicnn, empty Numba cache (pip install without the warm-up)", "minicnn", "empty"))
+        if torch is not None:
+            runs.append(("PyTorch", "torch", "default"))
+        results = {}
+        for label, which, numba_cache in runs:
+            r = run_child(which, net, numba_cache)
+            results[label] = r
+            e1, e2 = r["epoch_s"]
+            print(f"| {net} | {label} | {e1:.1f} | {e2:.1f} | {e1 / e2:.2f} | {r['max_rss_mib']:.0f} | {load()} |")
+            sys.stdout.flush()
+        if torch is not None:
+            ours, theirs = results[runs[0][0]], results["PyTorch"]
+            ratios.append(f"{net}: epoch 2 minicnn / PyTorch {ours['epoch_s'][1] / theirs['epoch_s'][1]:.2f}, "
+                          f"peak RSS {ours['max_rss_mib'] / theirs['max_rss_mib']:.2f}")
+    if ratios:
+        print("\n" + "; ".join(ratios))
 
 
 def main():
