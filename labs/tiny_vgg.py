@@ -261,8 +261,18 @@ except (ImportError, OSError, ValueError, RuntimeError) as err:  # no h5py, no f
 for exercise, arch in TINY_VGG_VARIANTS[1:]:
     groups[exercise] = lab.train(exercise, arch, **TRAIN)
 names = [e for e, _ in TINY_VGG_VARIANTS]
+tiles = {}  # Winograd tile size -> runs (result.json has it since F(4x4, 3x3) became the default)
+for name in names:
+    for r in groups[name].results:
+        tiles.setdefault(r.get("conv_winograd_tile", 2), []).append(f"{name} seed {r['seed']}")
+method = ""
+if len(tiles) > 1:
+    method = ("\n\nThe 3x3 convolutions of " + "; of ".join(
+        f"{', '.join(runs)} were computed by Winograd's F({m}x{m}, 3x3)" for m, runs in sorted(tiles.items()))
+        + ": minicnn's default changed while this lab was training. Both compute the same convolution; their "
+        "float32 results differ by about 1e-6 of the outputs' scale, far below the differences between seeds.")
 lab.md("## 5. Improving the model (Q13–Q15)\n\nEach variant trained like the original, with the same seeds "
-       "(each seed gives every network the same batch order).\n\n" + table(names))
+       "(each seed gives every network the same batch order).\n\n" + table(names) + method)
 band_figure(names, "The four networks: mean ± 1 std over seeds", "q13_q15_variants.png",
             "Loss and accuracy per epoch for the four networks (mean over seeds, ±1 std band; training solid, "
             "validation dashed).")
