@@ -499,3 +499,20 @@ def test_lab_list_estimates_each_profile_from_the_plan_and_the_measured_speed(mo
     assert "about 1 h 22 min" in report_line
     for spec in catalog.LABS.values():
         assert f"{spec.name}:" in out
+
+
+def test_lab_list_counts_the_runs_already_stored(tmp_path, tiny_lab, monkeypatch, capsys):
+    from labs._runner import cli, estimate
+    out = tmp_path / "o"
+    assert cli.stored_runs(tiny_lab, "quick", out) == (0, 2)
+    lab = Lab("tiny", out=out, report_dir=tmp_path / "rep", progress=False)
+    lab.train("ex", TINY_NAME, tiny_data(), epochs=3, batch_size=16, validation_split=0.25)
+    assert cli.stored_runs(tiny_lab, "quick", out) == (2, 2)
+    (out / "tiny" / "quick" / "ex" / "seed1" / "result.json").unlink()  # a run stopped before its end
+    assert cli.stored_runs(tiny_lab, "quick", out) == (1, 2)
+    assert cli.stored_runs(tiny_lab, "report", out) == (0, 2)
+    monkeypatch.setattr(estimate, "seconds_per_image", lambda architecture: 0.001)
+    assert cli.run_command(type("Args", (), {"lab_command": "list", "out": str(out)})()) == 0
+    tiny = capsys.readouterr().out.split("tiny:")[1]
+    assert "(1 of 2 runs stored)" in next(line for line in tiny.splitlines() if line.strip().startswith("quick"))
+    assert "runs stored" not in next(line for line in tiny.splitlines() if line.strip().startswith("report"))

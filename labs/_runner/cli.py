@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import runpy
 import sys
+from pathlib import Path
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +32,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="lab_command", required=True)
-    sub.add_parser("list", help="labs, their exercises and estimated training times on this machine")
+    listing = sub.add_parser("list", help="labs, their exercises, estimated training times on this machine and "
+                                          "how many runs are already stored")
+    listing.add_argument("--out", default=None, help="folder of stored runs to count (default runs/labs)")
     run = sub.add_parser("run", help="train a lab's experiments (resuming stored runs) and write its report")
     run.add_argument("name")
     add_run_arguments(run)
@@ -44,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_command(args) -> int:
     from labs import catalog
     if args.lab_command == "list":
-        return _list(catalog)
+        return _list(catalog, getattr(args, "out", None))
     try:
         spec = catalog.get(args.name)
         catalog.check_profile(args.profile)
@@ -92,7 +95,19 @@ def _raised_by_runner(err: BaseException) -> bool:
     return tb is not None and "labs/_runner/" in tb.tb_frame.f_code.co_filename.replace("\\", "/")
 
 
-def _list(catalog) -> int:
+def stored_runs(spec, profile: str, out) -> tuple:
+    """(finished, planned) runs of a lab profile in ``out`` (the folders ``minicnn lab run --out`` writes)."""
+    folder = Path(out or "runs/labs").expanduser() / spec.name / profile
+    finished = planned = 0
+    for p in spec.planned(profile):
+        for seed in range(p.first_seed, p.first_seed + p.seeds):
+            planned += 1
+            run_id = f"{p.exercise}{'-' + p.variant if p.variant else ''}/seed{seed}"  # as RunSpec.run_id
+            finished += (folder / run_id / "result.json").is_file()
+    return finished, planned
+
+
+def _list(catalog, out=None) -> int:
     from .estimate import estimate
     from .lab import format_duration
     speeds = {}
@@ -102,6 +117,8 @@ def _list(catalog) -> int:
         print(f"  exercises: {', '.join(exercises)}")
         for profile in catalog.PROFILES:
             seconds = estimate(spec, profile, speeds)
-            print(f"  {profile:<7} about {format_duration(seconds)} of training here; "
+            done, planned = stored_runs(spec, profile, out)
+            stored = f" ({done} of {planned} runs stored)" if done else ""
+            print(f"  {profile:<7} about {format_duration(seconds)} of training here{stored}; "
                   f"{spec.differences.get(profile, '')}")
     return 0
