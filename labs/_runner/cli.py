@@ -97,13 +97,13 @@ def _raised_by_runner(err: BaseException) -> bool:
 
 def stored_runs(spec, profile: str, out) -> tuple:
     """(finished, planned) runs of a lab profile in ``out`` (the folders ``minicnn lab run --out`` writes)."""
+    from .training import run_id
     folder = Path(out or "runs/labs").expanduser() / spec.name / profile
     finished = planned = 0
     for p in spec.planned(profile):
         for seed in range(p.first_seed, p.first_seed + p.seeds):
             planned += 1
-            run_id = f"{p.exercise}{'-' + p.variant if p.variant else ''}/seed{seed}"  # as RunSpec.run_id
-            finished += (folder / run_id / "result.json").is_file()
+            finished += (folder / run_id(p.exercise, p.variant, seed) / "result.json").is_file()
     return finished, planned
 
 

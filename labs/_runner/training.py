@@ -47,6 +47,11 @@ from minicnn.train import evaluate
 from . import checkpoint, loader_loop
 
 
+def run_id(exercise: str, variant: str, seed: int) -> str:
+    """A run's folder under the lab's output folder: ``<exercise>[-<variant>]/seed<k>``."""
+    return f"{exercise}{'-' + variant if variant else ''}/seed{seed}"
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """Everything that determines a run's result (and nothing else)."""
@@ -74,7 +79,7 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        return f"{self.exercise}{'-' + self.variant if self.variant else ''}/seed{self.seed}"
+        return run_id(self.exercise, self.variant, self.seed)
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
