@@ -270,7 +270,7 @@ if len(tiles) > 1:
     method = ("\n\nThe 3x3 convolutions of " + "; of ".join(
         f"{', '.join(runs)} were computed by Winograd's F({m}x{m}, 3x3)" for m, runs in sorted(tiles.items()))
         + ": minicnn's default changed while this lab was training. Both compute the same convolution; their "
-        "float32 results differ by about 1e-6 of the outputs' scale, far below the differences between seeds.")
+        "float32 results differ by a few millionths of the outputs' scale, far below the differences between seeds.")
 lab.md("## 5. Improving the model (Q13–Q15)\n\nEach variant trained like the original, with the same seeds "
        "(each seed gives every network the same batch order).\n\n" + table(names) + method)
 band_figure(names, "The four networks: mean ± 1 std over seeds", "q13_q15_variants.png",

@@ -40,7 +40,8 @@ the same steps with 4x4 output tiles, 6x6 input tiles and 36 cells, so 36
 GEMMs that do 36*T'*C*F multiply-adds for T' = T/4 tiles of 16 outputs,
 2.25 per output where F(2x2) does 4 and im2col 9. Its matrices hold 2, 4, 5,
 8 and 1/6, 1/24: a few more operations per transform, and float32 results
-about 10x further from the exact ones (about 1e-6 of the output's scale).
+10-20x further from the exact ones: 3e-6 to 6e-6 of the largest output
+against a float64 computation, where F(2x2) and im2col stay within 2e-7 to 7e-7.
 Measured on the course machine (one core, batch 128), F(4x4) takes 0.70-0.79
 of F(2x2)'s time per layer, forward and backward, and a whole PW09 training
 step on two threads 0.85 (benchmarks/README.md). Everything below is written
