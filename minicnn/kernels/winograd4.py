@@ -7,7 +7,7 @@ A 6x6 input tile d gives a 4x4 output tile
 
 where the direct formula needs 16 * 9 = 144: 4 times fewer multiplications
 (F(2x2, 3x3): 2.25 times). The matrices come from the interpolation points
-0, 1, -1, 2, -2 (Lavin & Gray, 2015):
+0, 1, -1, 2, -2 and infinity (Lavin & Gray, 2015):
 
     B^T = [[4,  0, -5,  0, 1, 0],    G = [[ 1/4,     0,    0],    A^T = [[1, 1,  1, 1,  1, 0],
            [0, -4, -4,  1, 1, 0],         [-1/6,  -1/6, -1/6],           [0, 1, -1, 2, -2, 0],
