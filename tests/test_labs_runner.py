@@ -516,3 +516,19 @@ def test_lab_list_counts_the_runs_already_stored(tmp_path, tiny_lab, monkeypatch
     tiny = capsys.readouterr().out.split("tiny:")[1]
     assert "(1 of 2 runs stored)" in next(line for line in tiny.splitlines() if line.strip().startswith("quick"))
     assert "runs stored" not in next(line for line in tiny.splitlines() if line.strip().startswith("report"))
+
+
+def test_time_left_uses_the_measured_speed_and_the_jobs(tmp_path, tiny_lab):
+    out = tmp_path / "o"
+    Lab("tiny", out=out, report_dir=tmp_path / "rep", progress=False).train(
+        "ex", TINY_NAME, tiny_data(), epochs=3, batch_size=16, validation_split=0.25)
+    folder = out / "tiny" / "quick" / "ex"
+    assert Lab("tiny", out=out, report_dir=tmp_path / "rep", progress=False).time_left() == 0.0  # all done
+    (folder / "seed1" / "result.json").unlink()
+    seed0 = json.loads((folder / "seed0" / "result.json").read_text())
+    planned = catalog.LABS["tiny"].planned("quick")[0]
+    expected = seed0["wall_s"] / (seed0["epochs"] * planned.n_train) * planned.epochs * planned.n_train
+    one = Lab("tiny", out=out, report_dir=tmp_path / "rep", progress=False).time_left()
+    two = Lab("tiny", out=out, report_dir=tmp_path / "rep", jobs=2, progress=False).time_left()
+    assert one == pytest.approx(expected, rel=1e-12)
+    assert two == pytest.approx(expected / 2, rel=1e-12)  # two runs at a time: half the wall time

@@ -209,22 +209,25 @@ class Lab:
 
     def time_left(self) -> float:
         """Seconds to train the planned runs not finished yet, at the speed measured so far in
-        this lab (seconds per training image and epoch, per architecture)."""
-        speed: Dict[str, float] = {}
+        this lab: per architecture, the median over its finished runs of seconds per training image
+        and epoch (a run's wall time), divided by ``jobs`` when runs train side by side (each run's
+        wall time then counts the whole machine's time for ``jobs`` runs)."""
+        rates: Dict[str, list] = {}
         finished = set()
         for path in self.out.glob("*/seed*/result.json"):
             r = json.loads(path.read_text())
             finished.add((r["exercise"], r["variant"], r["seed"]))
             planned = self.planned.get((r["exercise"], r["variant"]))
             if planned is not None and r["epochs"]:
-                speed.setdefault(planned.architecture, r["wall_s"] / (r["epochs"] * planned.n_train))
+                rates.setdefault(planned.architecture, []).append(r["wall_s"] / (r["epochs"] * planned.n_train))
+        speed = {arch: float(np.median(values)) for arch, values in rates.items()}
         fallback = max(speed.values()) if speed else 0.0
         left = 0.0
         for p in self.planned.values():
             for s in range(p.first_seed, p.first_seed + p.seeds):
                 if (p.exercise, p.variant, s) not in finished:
                     left += speed.get(p.architecture, fallback) * p.epochs * p.n_train
-        return left
+        return left / self.jobs
 
     # ------------------------------------------------------------ report
     def md(self, text: str) -> None:
