@@ -203,24 +203,20 @@ def tiny_vgg_3blocks(input_shape=None, reduced=False, seed=0):
     return _vgg("tiny_vgg_3blocks", (32, 64, 128), False, input_shape, reduced, seed)
 
 
-def _residual_block(x, filters, block):
+def _residual_block(x, filters, block, shortcut=True):
     """conv-relu-conv, plus the block's input (projected by a 1x1 conv when the channel count
-    changes), then the ReLU after the addition, as in ResNet."""
-    shortcut = x
+    changes), then the ReLU after the addition, as in ResNet. ``shortcut=False``: the same block
+    without the addition (and without the projection), a "plain" block in He et al.'s words."""
     y = mc.Conv2D(filters, 3, padding="same", name=f"block{block}_conv1")(x)
     y = mc.ReLU(name=f"block{block}_relu1")(y)
     y = mc.Conv2D(filters, 3, padding="same", name=f"block{block}_conv2")(y)
-    if x.shape[-1] != filters:
-        shortcut = mc.Conv2D(filters, 1, name=f"block{block}_projection")(x)
-    y = mc.Add(name=f"block{block}_add")([y, shortcut])
+    if shortcut:
+        identity = x if x.shape[-1] == filters else mc.Conv2D(filters, 1, name=f"block{block}_projection")(x)
+        y = mc.Add(name=f"block{block}_add")([y, identity])
     return mc.ReLU(name=f"block{block}_out")(y)
 
 
-@architecture
-def tiny_resnet(input_shape=None, reduced=False, seed=0):
-    """Question 15: Conv2D 7x7 (32, same) + BatchNorm + ReLU + MaxPool(2); the two blocks without
-    their pooling and with residual connections; AveragePooling(4) ("global average pooling with
-    pool_size = 4"), Flatten, Dense(128, ReLU), Dense(10, softmax)."""
+def _tiny_resnet(name, shortcuts, input_shape, reduced, seed):
     stem, widths, shape, units = (4, (4, 8), (8, 8, 3), 6) if reduced else (32, (32, 64), (32, 32, 3), 128)
     inputs = mc.Input(input_shape or shape, name="image")
     x = mc.Conv2D(stem, 7, padding="same", name="stem_conv")(inputs)
@@ -228,12 +224,26 @@ def tiny_resnet(input_shape=None, reduced=False, seed=0):
     x = mc.ReLU(name="stem_relu")(x)
     x = mc.MaxPool2D(2, name="stem_pool")(x)
     for b, w in enumerate(widths, start=1):
-        x = _residual_block(x, w, b)
+        x = _residual_block(x, w, b, shortcuts)
     x = mc.AveragePooling2D(2 if reduced else 4, name="avg_pool")(x)
     x = mc.Flatten(name="flatten")(x)
     x = mc.Dense(units, activation="relu", name="fc1")(x)
-    return mc.Model(inputs, mc.Dense(10, activation="softmax", name="predictions")(x), name="tiny_resnet",
-                    seed=seed)
+    return mc.Model(inputs, mc.Dense(10, activation="softmax", name="predictions")(x), name=name, seed=seed)
+
+
+@architecture
+def tiny_resnet(input_shape=None, reduced=False, seed=0):
+    """Question 15: Conv2D 7x7 (32, same) + BatchNorm + ReLU + MaxPool(2); the two blocks without
+    their pooling and with residual connections; AveragePooling(4) ("global average pooling with
+    pool_size = 4"), Flatten, Dense(128, ReLU), Dense(10, softmax)."""
+    return _tiny_resnet("tiny_resnet", True, input_shape, reduced, seed)
+
+
+@architecture
+def tiny_resnet_plain(input_shape=None, reduced=False, seed=0):
+    """tiny_resnet without its residual connections (no Add, no 1x1 projection), all else equal:
+    the control that tells what the shortcuts themselves change (question 15)."""
+    return _tiny_resnet("tiny_resnet_plain", False, input_shape, reduced, seed)
 
 
 # ---------------------------------------------------------------- PW11 (seed 003)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from labs.architectures import build
+from minicnn import inspect
 from minicnn.cli import main
 from tests.conftest import SHARED_DATA
 
@@ -30,6 +31,20 @@ def test_tiny_resnet_parameter_count_by_hand():
     assert kinds.count("Add") == 2 and "MaxPool2D" in kinds and kinds.count("MaxPool2D") == 1
 
 
+def test_tiny_resnet_control_only_drops_the_shortcuts():
+    with_shortcuts, plain = build("tiny_resnet"), build("tiny_resnet_plain")
+    assert plain.count_params() == with_shortcuts.count_params() - conv(1, 32, 64) == 211274
+    assert ([l.name for l in plain.layers]
+            == [l.name for l in with_shortcuts.layers if type(l).__name__ != "Add" and "projection" not in l.name])
+    # each block's output: ReLU(conv2 + block input) with shortcuts, ReLU(conv2) without
+    x = np.random.default_rng(0).standard_normal((2, 32, 32, 3)).astype(np.float32)
+    names = ["stem_pool", "block1_conv2", "block1_out"]
+    a = inspect.activations(with_shortcuts, x, layers=names)
+    np.testing.assert_allclose(a["block1_out"], np.maximum(a["block1_conv2"] + a["stem_pool"], 0), atol=1e-5)
+    p = inspect.activations(plain, x, layers=names)
+    np.testing.assert_array_equal(p["block1_out"], np.maximum(p["block1_conv2"], 0))
+
+
 def test_variants_change_only_what_the_questions_say():
     base = [type(l).__name__ for l in build("tiny_vgg").layers]
     bn = [type(l).__name__ for l in build("tiny_vgg_bn").layers]
@@ -47,13 +62,20 @@ def test_quick_profile_end_to_end(tmp_path):
                  str(tmp_path / "report"), "--no-progress"]) == 0
     results = json.loads((tmp_path / "report" / "results.json").read_text())
     assert [(r["exercise"], r["seed"]) for r in results["runs"]] == [
-        (e, s) for e in ("q6-original", "q13-batchnorm", "q14-third-block", "q15-tiny-resnet") for s in (0, 1)]
+        (e, s) for e in ("q6-original", "q13-batchnorm", "q14-third-block", "q15-tiny-resnet",
+                         "q15-without-shortcuts") for s in (0, 1)]
     for r in results["runs"]:
         assert set(r["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"}
         assert r["best_test_accuracy"] == r["history"]["test_accuracy"][r["best_epoch"] - 1]
     original = [r["test_accuracy"] for r in results["runs"] if r["exercise"] == "q6-original"]
     assert results["answers"]["q9-test-accuracy-mean"] == pytest.approx(np.mean(original))
     assert results["answers"]["q9-test-accuracy-std"] == pytest.approx(np.std(original, ddof=1))
+    mean = {e: np.mean([r["test_accuracy"] for r in results["runs"] if r["exercise"] == e])
+            for e in ("q6-original", "q15-tiny-resnet", "q15-without-shortcuts")}
+    assert results["answers"]["q15-tiny-resnet-minus-without-shortcuts-points"] == pytest.approx(
+        100 * (mean["q15-tiny-resnet"] - mean["q15-without-shortcuts"]))
+    assert results["answers"]["q15-without-shortcuts-minus-original-points"] == pytest.approx(
+        100 * (mean["q15-without-shortcuts"] - mean["q6-original"]))
     text = (tmp_path / "report" / "README.md").read_text()
     for q in range(1, 16):
         assert f"Q{q}" in text, f"Q{q}"
