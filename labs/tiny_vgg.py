@@ -89,14 +89,9 @@ lab.md(f"## 3. Training and evaluation (Q6–Q9)\n\n**Q6.** {S['epochs']} epochs
        f"**Q7.** Test accuracy (seed {first['seed']}): **{first['test_accuracy']:.1%}** (test loss "
        f"{first['test_loss']:.3f}); over the {len(g.results)} seeds: {fmt_mean_std(g.values('test_accuracy'))}.")
 lab.answer("q7-test-accuracy-seed0", first["test_accuracy"])
-lab.figure(viz.learning_curves({"training": {"loss": first["history"]["loss"],
-                                             "accuracy": first["history"]["accuracy"]},
-                                "validation": {"loss": first["history"]["val_loss"],
-                                               "accuracy": first["history"]["val_accuracy"]},
-                                "test": {"loss": first["history"]["test_loss"],
-                                         "accuracy": first["history"]["test_accuracy"]}},
-                               split="train", title=f"Tiny VGG, seed {first['seed']}: loss and accuracy per epoch"),
-           "q8_curves.png", "**Q8.** Loss and accuracy per epoch on the training, validation and test sets (seed "
+lab.figure(viz.learning_curves(first["history"], split="all",
+                               title=f"Tiny VGG, seed {first['seed']}: loss and accuracy per epoch"),
+           "q8_curves.png", "**Q8.** Loss and accuracy per epoch on the training (solid), validation (dashed) and test (dotted) sets (seed "
            f"{first['seed']}; the training values are the running means over each epoch's batches).")
 h = first["history"]
 lab.md(f"The training loss falls all along ({h['loss'][0]:.2f} → {h['loss'][-1]:.2f}) while the validation loss "

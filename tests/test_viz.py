@@ -393,6 +393,18 @@ def test_learning_curves_dict_of_configs_and_splits():
         viz.learning_curves(run(), split="test")
 
 
+def test_learning_curves_all_splits_draws_test_curves_dotted():
+    history = dict(run(0.0), test_loss=[1.3, 0.9, 0.85], test_accuracy=[0.4, 0.5, 0.55])
+    fig = viz.learning_curves(history, split="all")
+    loss_ax = fig.axes[0]
+    assert [line.get_label() for line in loss_ax.lines] == ["train", "validation", "test"]
+    assert [line.get_linestyle() for line in loss_ax.lines] == ["-", "--", ":"]
+    np.testing.assert_array_equal(loss_ax.lines[2].get_ydata(), [1.3, 0.9, 0.85])
+    assert loss_ax.get_title() == "loss"
+    # a history without test values: train and validation only
+    assert len(viz.learning_curves(run(0.0), split="all").axes[0].lines) == 2
+
+
 # ---------------------------------------------------------------------------
 # saving
 # ---------------------------------------------------------------------------

@@ -20,7 +20,10 @@ from .figures import finish, new_figure, set_title
 
 __all__ = ["learning_curves"]
 
-SPLITS = ("both", "train", "val", "separate")
+SPLITS = ("both", "train", "val", "separate", "all")
+# Line style and legend name of each split; test curves exist when a run logged "test_<metric>"
+# per epoch (the lab runner's test_each_epoch).
+STYLE = {"train": ("-", "train"), "val": ("--", "validation"), "test": (":", "test")}
 
 
 def _as_dict(run, owner: str) -> Dict[str, list]:
@@ -85,7 +88,9 @@ def learning_curves(history_or_histories, metrics: Sequence[str] = ("loss", "acc
         labels to plot, in order.
     split: "both" (train solid, validation dashed, same axes), "train" or
         "val" (only one split), "separate" (one row of subplots per split:
-        the "two plots, for training and test sets" of Exercise sheet 08).
+        the "two plots, for training and test sets" of Exercise sheet 08),
+        "all" (train, validation and, where the history has ``test_<metric>``,
+        test dotted, same axes).
     Epochs are numbered from 1.
     """
     owner = "learning_curves"
@@ -95,7 +100,7 @@ def learning_curves(history_or_histories, metrics: Sequence[str] = ("loss", "acc
         metrics = (metrics,)
     configs = _configs(history_or_histories, labels, owner)
     rows = {"both": [("train", "val")], "train": [("train",)], "val": [("val",)],
-            "separate": [("train",), ("val",)]}[split]
+            "separate": [("train",), ("val",)], "all": [("train", "val", "test")]}[split]
     fig = new_figure(4.5 * len(metrics), 3.2 * len(rows))
     axes = fig.subplots(len(rows), len(metrics), squeeze=False)
     drawn = 0
@@ -105,22 +110,22 @@ def learning_curves(history_or_histories, metrics: Sequence[str] = ("loss", "acc
             for color_index, (label, runs) in enumerate(configs.items()):
                 color = f"C{color_index % 10}"
                 for which in row_splits:
-                    key = metric if which == "train" else f"val_{metric}"
+                    key = metric if which == "train" else f"{which}_{metric}"
                     values = _stack(runs, key)
                     if values is None:
                         continue
                     drawn += 1
                     mean = values.mean(axis=0)
                     epochs = np.arange(1, len(mean) + 1)
-                    name = " ".join(p for p in (label, "train" if which == "train" else "validation") if p)
+                    style, split_label = STYLE[which]
+                    name = " ".join(p for p in (label, split_label) if p)
                     if len(runs) > 1:
                         name += f" (mean of {len(runs)} runs)"
-                    style = "-" if which == "train" else "--"
                     ax.plot(epochs, mean, style, color=color, label=name)
                     if len(runs) > 1:  # the band shows the spread between seeds
                         std = values.std(axis=0)
                         ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
-            split_name = {("train", "val"): "", ("train",): "training ", ("val",): "validation "}[row_splits]
+            split_name = {("train",): "training ", ("val",): "validation "}.get(row_splits, "")
             ax.set_title(f"{split_name}{metric}")
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25
