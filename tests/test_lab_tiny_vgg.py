@@ -76,6 +76,9 @@ def test_quick_profile_end_to_end(tmp_path):
         100 * (mean["q15-tiny-resnet"] - mean["q15-without-shortcuts"]))
     assert results["answers"]["q15-without-shortcuts-minus-original-points"] == pytest.approx(
         100 * (mean["q15-without-shortcuts"] - mean["q6-original"]))
+    early = {e: np.mean([r["best_test_accuracy"] for r in results["runs"] if r["exercise"] == e]) for e in mean}
+    assert results["answers"]["q15-tiny-resnet-minus-without-shortcuts-points-early-stopping"] == pytest.approx(
+        100 * (early["q15-tiny-resnet"] - early["q15-without-shortcuts"]))
     text = (tmp_path / "report" / "README.md").read_text()
     for q in range(1, 16):
         assert f"Q{q}" in text, f"Q{q}"
