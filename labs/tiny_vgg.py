@@ -151,7 +151,7 @@ def table(names):
                     f"{epoch_s[name]:.{0 if epoch_s[name] >= 10 else 1}f} s |")
     return ("\n".join(rows) + "\n\nMean ± sample standard deviation over the seeds. Epoch of the best: mean "
             "(min–max) of the epoch with the highest validation accuracy; the test accuracy at that epoch is what "
-            "early stopping on the validation set (Keras' `EarlyStopping(restore_best_weights=True)`) would give, "
+            "early stopping on the validation set (Keras' `ModelCheckpoint(monitor='val_accuracy', save_best_only=True)`) would give, "
             "the test set playing no part in the choice. Training "
             f"time per epoch: the median of {5 * 3} training steps at batch {S['batch_size']}, timed on this machine "
             "with the networks taking turns, times the "
