@@ -106,7 +106,8 @@ TINY_VGG_CONTROLS = (("q15-without-shortcuts", "tiny_resnet_plain"),)
 
 def _tiny_vgg_plan(s):
     n_fit = s["n_train"] - int(s["n_train"] * s["validation_split"])
-    return [PlannedRun(exercise, arch, s["epochs"], n_fit, s["seeds"]) for exercise, arch in TINY_VGG_VARIANTS + TINY_VGG_CONTROLS]
+    return [PlannedRun(exercise, arch, s["epochs"], n_fit, s["seeds"])
+            for exercise, arch in TINY_VGG_VARIANTS + TINY_VGG_CONTROLS]
 
 
 _TINY_VGG_DOC = dict(n_train=50000, n_test=10000, epochs=100, batch_size=128, validation_split=0.3, seeds=5)

@@ -91,7 +91,8 @@ lab.md(f"## 3. Training and evaluation (Q6–Q9)\n\n**Q6.** {S['epochs']} epochs
 lab.answer("q7-test-accuracy-seed0", first["test_accuracy"])
 lab.figure(viz.learning_curves(first["history"], split="all",
                                title=f"Tiny VGG, seed {first['seed']}: loss and accuracy per epoch"),
-           "q8_curves.png", "**Q8.** Loss and accuracy per epoch on the training (solid), validation (dashed) and test (dotted) sets (seed "
+           "q8_curves.png", "**Q8.** Loss and accuracy per epoch on the training (solid), validation (dashed) "
+           "and test (dotted) sets (seed "
            f"{first['seed']}; the training values are the running means over each epoch's batches).")
 h = first["history"]
 lab.md(f"The training loss falls all along ({h['loss'][0]:.2f} → {h['loss'][-1]:.2f}) while the validation loss "
@@ -151,7 +152,8 @@ def table(names):
                     f"{epoch_s[name]:.{0 if epoch_s[name] >= 10 else 1}f} s |")
     return ("\n".join(rows) + "\n\nMean ± sample standard deviation over the seeds. Epoch of the best: mean "
             "(min–max) of the epoch with the highest validation accuracy; the test accuracy at that epoch is what "
-            "early stopping on the validation set (Keras' `ModelCheckpoint(monitor='val_accuracy', save_best_only=True)`) would give, "
+            "early stopping on the validation set (Keras' `ModelCheckpoint(monitor='val_accuracy', "
+            "save_best_only=True)`) would give, "
             "the test set playing no part in the choice. Training "
             f"time per epoch: the median of {5 * 3} training steps at batch {S['batch_size']}, timed on this machine "
             "with the networks taking turns, times the "
@@ -349,6 +351,11 @@ def compare(name, reference="q6-original"):
             f"{ref_sd:.1f}, {robust} {LABEL.get(reference, reference)}"), diffs, counts
 
 
+def lowest_val_loss(name):
+    """The lowest validation loss of each run, averaged over the seeds."""
+    return np.mean([min(r["history"]["val_loss"]) for r in groups[name].results])
+
+
 def percent(name, key, epoch):
     return f"{mean_curve(name, key)[epoch - 1]:.1%}"
 
@@ -416,9 +423,9 @@ lab.md(f"**Q13 — BatchNormalization** after each convolution, before its ReLU.
        f"{percent('q6-original', 'accuracy', 1)} without (validation {percent('q13-batchnorm', 'val_accuracy', 1)} "
        f"against {percent('q6-original', 'val_accuracy', 1)}); after epoch {tenth}, training accuracy "
        f"{percent('q13-batchnorm', 'accuracy', tenth)} against {percent('q6-original', 'accuracy', tenth)}; "
-       f"lowest validation loss {np.mean([min(r['history']['val_loss']) for r in groups['q13-batchnorm'].results]):.3f} "
+       f"lowest validation loss {lowest_val_loss('q13-batchnorm'):.3f} "
        f"at epoch {loss_min['q13-batchnorm']:.1f} against "
-       f"{np.mean([min(r['history']['val_loss']) for r in groups['q6-original'].results]):.3f} at epoch "
+       f"{lowest_val_loss('q6-original'):.3f} at epoch "
        f"{loss_min['q6-original']:.1f} (means over seeds). "
        + ("So here BatchNorm " + ("fitted the training set more slowly" if bn_slower else
                                   "fitted the training set faster") + " and over-fitted "
@@ -448,7 +455,8 @@ short_real, plain_real = any(shortcuts_count.values()), any(plain_counts.values(
 ahead_from_start = bool(np.all(mean_curve("q15-tiny-resnet", "val_accuracy") > mean_curve(control, "val_accuracy")))
 plain = groups[control].model()
 n_convs = sum(type(layer).__name__ == "Conv2D" for layer in plain.layers)
-lab.md(f"**Q15 — tiny ResNet** ({groups['q15-tiny-resnet'].results[0]['params']:,} parameters). Against the original, {q15}.\n\n"
+lab.md(f"**Q15 — tiny ResNet** ({groups['q15-tiny-resnet'].results[0]['params']:,} parameters). Against the "
+       f"original, {q15}.\n\n"
        "Our reading of the document: a first Conv2D 7×7 with 32 filters and same padding, BatchNorm, ReLU, "
        "MaxPool 2; the two blocks keep their two convolutions but lose their pooling; each block's input is "
        "added to its output before the block's last ReLU (ResNet's order), through a 1×1 convolution where the "
@@ -488,11 +496,13 @@ lab.md(f"**Q15 — tiny ResNet** ({groups['q15-tiny-resnet'].results[0]['params'
 band_figure(["q15-tiny-resnet", control], "Tiny ResNet with and without its shortcuts: mean ± 1 std over seeds",
             "q15_shortcuts.png", "**Q15.** The tiny ResNet and the same network without its residual connections "
             "(mean over seeds, ±1 std band; training solid, validation dashed).")
-lab.md("**In short.** By mean test accuracy at the last epoch: " + " > ".join(
-    f"{n} ({np.mean(groups[n].values(LAST)):.1%})" for n in sorted(names, key=lambda n: -np.mean(groups[n].values(LAST))))
-    + "; at the best validation epoch: " + " > ".join(
-    f"{n} ({np.mean(groups[n].values(BEST)):.1%})" for n in sorted(names, key=lambda n: -np.mean(groups[n].values(BEST))))
-    + f". The control without shortcuts: {np.mean(groups[control].values(LAST)):.1%} and "
-    f"{np.mean(groups[control].values(BEST)):.1%}.")
+def ranking(key):
+    return " > ".join(f"{n} ({np.mean(groups[n].values(key)):.1%})"
+                      for n in sorted(names, key=lambda n: -np.mean(groups[n].values(key))))
+
+
+lab.md(f"**In short.** By mean test accuracy at the last epoch: {ranking(LAST)}; at the best validation epoch: "
+       f"{ranking(BEST)}. The control without shortcuts: {np.mean(groups[control].values(LAST)):.1%} and "
+       f"{np.mean(groups[control].values(BEST)):.1%}.")
 
 lab.finish()
