@@ -315,7 +315,8 @@ def mean_curve(name, key):
 LABEL = {"q6-original": "the original", control: "the same network without shortcuts"}
 
 
-METRICS = (("test_accuracy", "at the last epoch"), ("best_test_accuracy", "at the best validation epoch"))
+LAST, BEST = "test_accuracy", "best_test_accuracy"   # the two measures of test accuracy compared
+METRICS = ((LAST, "at the last epoch"), (BEST, "at the best validation epoch"))
 
 
 def compare(name, reference="q6-original"):
@@ -335,8 +336,8 @@ def compare(name, reference="q6-original"):
                      f"{'beyond' if counts[key] else 'within'} twice the larger standard deviation, "
                      f"{noise:.1f} points)")
         lab.answer(f"{name}-minus-{reference.split('-', 1)[1]}-points"
-                   + ("" if key == "test_accuracy" else "-early-stopping"), float(d))
-    last, best = counts["test_accuracy"], counts["best_test_accuracy"]
+                   + ("" if key == LAST else "-early-stopping"), float(d))
+    last, best = counts[LAST], counts[BEST]
     meaning = ("a real difference on both measures" if last and best else
                "a real difference when training stops at the best validation epoch; at the last epoch the "
                "over-fitted runs scatter too much to tell" if best else
@@ -450,7 +451,6 @@ lab.md(f"**Q14 — a third block** (two Conv2D of 128 filters and a MaxPool, {th
 q15, d15, q15_counts = compare("q15-tiny-resnet")
 shortcut_text, d_short, shortcuts_count = compare("q15-tiny-resnet", control)
 plain_text, d_plain, plain_counts = compare(control)
-LAST, BEST = "test_accuracy", "best_test_accuracy"
 short_real, plain_real = any(shortcuts_count.values()), any(plain_counts.values())
 ahead_from_start = bool(np.all(mean_curve("q15-tiny-resnet", "val_accuracy") > mean_curve(control, "val_accuracy")))
 plain = groups[control].model()
